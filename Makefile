@@ -1,0 +1,73 @@
+# owd: `make demo` and `make test` work on a fresh machine (they install what is missing).
+PREFIX  ?= /usr/local
+SWIFT   ?= swift
+CC      ?= cc
+PYTHON  ?= python3
+VERSION := 0.1.0
+SONAME  := libowd.so.0
+
+RELEASE := .build/release
+LIB     := $(RELEASE)/libowd.so
+CFLAGS  ?= -O2 -g
+CFLAGS  += -Wall -Wextra -Werror -std=gnu11 -Iinclude
+LDLIBS  := -L$(RELEASE) -lowd -ljansson -Wl,-rpath,$(CURDIR)/$(RELEASE)
+SOURCES := $(shell find Sources include -name '*.swift' -o -name '*.c' -o -name '*.h') Package.swift owd.map
+
+# Every suite adds its target here (see mk/*.mk); `make test` runs them all.
+TEST_TARGETS := test-swift
+
+.PHONY: all build deps demo test test-swift install clean
+all: build
+
+# System packages: jansson and SQLite headers, valgrind for the C tests.
+deps:
+	@missing=""; \
+	[ -f /usr/include/jansson.h ] || missing="$$missing libjansson-dev"; \
+	[ -f /usr/include/sqlite3.h ] || missing="$$missing libsqlite3-dev"; \
+	command -v valgrind >/dev/null || missing="$$missing valgrind"; \
+	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# A self-contained release libowd.so: Swift's runtime linked in statically, only owd_*
+# exported, SONAME libowd.so.0 (SwiftPM makes no symlink: we do).
+build: $(LIB)
+$(LIB): $(SOURCES) | deps
+	$(SWIFT) build -c release --product owd -Xswiftc -static-stdlib \
+	  -Xlinker --version-script=$(CURDIR)/owd.map -Xlinker -soname=$(SONAME)
+	ln -sf libowd.so $(RELEASE)/$(SONAME)
+	@touch $(LIB)
+
+$(RELEASE)/example-deployments: examples/c/deployments.c include/owd.h $(LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+
+demo: $(RELEASE)/example-deployments
+	@echo "== examples/c/deployments.c"
+	@$(RELEASE)/example-deployments
+	@if [ -f examples/python/deployments.py ]; then \
+	  echo "== examples/python/deployments.py"; \
+	  OWD_LIBRARY=$(CURDIR)/$(LIB) PYTHONPATH=bindings/python $(PYTHON) examples/python/deployments.py; \
+	fi
+
+test-swift: | deps
+	$(SWIFT) test
+
+install: $(LIB)
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libowd.so.$(VERSION)
+	ln -sf libowd.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libowd.so
+	install -m 0644 include/owd.h $(DESTDIR)$(PREFIX)/include/owd.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' owd.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/owd.pc
+	-[ -z "$(DESTDIR)" ] && command -v ldconfig >/dev/null && ldconfig
+
+clean:
+	rm -rf .build build
+
+-include mk/*.mk
+
+# Runs every suite and fails when any fails.
+test: $(TEST_TARGETS)
+	@echo "make test: all suites passed ($(TEST_TARGETS))"

@@ -1,0 +1,11 @@
+#ifndef CJANSSON_H
+#define CJANSSON_H
+#include <jansson.h>
+#include <stddef.h>
+
+/* jansson's function-like macros and inline functions do not import into Swift. */
+static inline int cjansson_typeof(const json_t *json) { return json ? (int)json_typeof(json) : -1; }
+static inline void cjansson_incref(json_t *json) { json_incref(json); }
+static inline void cjansson_decref(json_t *json) { json_decref(json); }
+static inline int cjansson_integer_fits(const json_t *json) { return json_is_integer(json); }
+#endif

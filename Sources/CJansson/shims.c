@@ -1,0 +1,2 @@
+/* SwiftPM needs one source file in a C target. */
+#include "cjansson.h"

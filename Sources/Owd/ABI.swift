@@ -1,0 +1,405 @@
+// The C ABI of include/owd.h: one @c @implementation per header function, converting and
+// checking arguments and mapping errors. Every rule lives in OwdCore.
+import CJansson
+import COwd
+import OwdCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// MARK: Errors
+
+/// Records `error` as the thread's last error and returns its code.
+@inline(never)
+func fail(_ error: Error) -> Int32 {
+    let e = (error as? OwdError) ?? .internal("\(error)")
+    var message = e.message
+    message.withUTF8 { m in
+        m.withMemoryRebound(to: CChar.self) { owdi_error_set(e.code, e.type, $0.baseAddress, $0.count) }
+    }
+    return e.code
+}
+
+/// Runs `body`, returning 0 or the failure's code.
+@inline(__always)
+func guarded(_ body: () throws -> Void) -> Int32 {
+    owdi_error_clear()
+    do {
+        try body()
+        return 0
+    } catch {
+        return fail(error)
+    }
+}
+
+/// A C string argument: nil stays nil; text that is not UTF-8 is refused.
+func text(_ p: UnsafePointer<CChar>?, _ name: String) throws -> String? {
+    guard let p else { return nil }
+    let length = strnlen(p, Limits.string + 1)
+    if length > Limits.string {
+        throw OwdError.validation("\(name) is longer than \(Limits.string) bytes")
+    }
+    guard let s = String(validatingCString: p) else {
+        throw OwdError.validation("\(name) is not valid UTF-8 text")
+    }
+    return s
+}
+
+func required<T>(_ p: T?, _ name: String) throws -> T {
+    guard let p else { throw OwdError.invalidArgument("\(name) must not be NULL") }
+    return p
+}
+
+@c @implementation
+public func owd_error_last() -> UnsafePointer<owd_error>? {
+    owdi_error_get()
+}
+
+@c @implementation
+public func owd_strerror(_ code: Int32) -> UnsafePointer<CChar>? {
+    let s: StaticString
+    switch code {
+    case 0: s = "success"
+    case -1: s = "ValidationException: the request is malformed or breaks a rule"
+    case -2: s = "ResourceNotFoundException: a named resource does not exist"
+    case -3: s = "AccessDeniedException: the caller's permission level does not allow it"
+    case -4: s = "invalid argument"
+    case -5: s = "the store is busy; nothing was changed, try again"
+    case -6: s = "the store cannot be opened, read or written"
+    case -7: s = "out of memory"
+    case -8: s = "internal error"
+    default: s = "unknown error code"
+    }
+    return UnsafeRawPointer(s.utf8Start).assumingMemoryBound(to: CChar.self)
+}
+
+@c @implementation
+public func owd_free(_ ptr: UnsafeMutableRawPointer?) {
+    free(ptr)
+}
+
+@c @implementation
+public func owd_json_decref(_ json: UnsafeMutablePointer<json_t>?) {
+    cjansson_decref(json)
+}
+
+@c @implementation
+public func owd_version_number() -> Int32 {
+    1000
+}
+
+@c @implementation
+public func owd_version_string() -> UnsafePointer<CChar>? {
+    let s: StaticString = "0.1.0"
+    return UnsafeRawPointer(s.utf8Start).assumingMemoryBound(to: CChar.self)
+}
+
+// MARK: Stores
+
+/// What an `owd_store *` points at.
+final class StoreHandle {
+    let store: Store
+
+    init(_ store: Store) { self.store = store }
+
+    static func from(_ p: OpaquePointer?) throws -> Store {
+        guard let p else { throw OwdError.invalidArgument("store must not be NULL") }
+        return Unmanaged<StoreHandle>.fromOpaque(UnsafeRawPointer(p)).takeUnretainedValue().store
+    }
+
+    func retained() -> OpaquePointer {
+        OpaquePointer(Unmanaged.passRetained(self).toOpaque())
+    }
+}
+
+@c @implementation
+public func owd_store_options_init(_ opts: UnsafeMutablePointer<owd_store_options>?, _ version: UInt32) -> Int32 {
+    guarded {
+        let opts = try required(opts, "opts")
+        guard version == 1 else {
+            throw OwdError.invalidArgument("unknown owd_store_options version \(version) (this library knows 1)")
+        }
+        opts.pointee = owd_store_options(version: 1, iam_user_arn: nil, clock: nil, clock_context: nil,
+                                         busy_timeout_ms: 5000, durability: OWD_DURABILITY_FULL)
+    }
+}
+
+@c @implementation
+public func owd_store_open(_ out: UnsafeMutablePointer<OpaquePointer?>?,
+                           _ path: UnsafePointer<CChar>?,
+                           _ options: UnsafePointer<owd_store_options>?) -> Int32 {
+    out?.pointee = nil
+    return guarded {
+        let out = try required(out, "out")
+        let path = try text(path, "path")
+        var opts = StoreOptions()
+        var caller: String?
+        if let o = options?.pointee {
+            guard o.version == 1 else {
+                throw OwdError.invalidArgument("unknown owd_store_options version \(o.version) (this library knows 1)")
+            }
+            caller = try text(o.iam_user_arn, "iam_user_arn")
+            if let clock = o.clock {
+                let context = o.clock_context
+                opts.clock = { clock(context) }
+            }
+            guard o.busy_timeout_ms >= 0 else { throw OwdError.invalidArgument("busy_timeout_ms must be >= 0") }
+            opts.busyTimeoutMs = o.busy_timeout_ms
+            guard let d = Durability(rawValue: Int32(o.durability.rawValue)) else {
+                throw OwdError.invalidArgument("unknown durability \(o.durability.rawValue)")
+            }
+            opts.durability = d
+        }
+        let store = try Store(path: path, options: opts, caller: caller)
+        out.pointee = StoreHandle(store).retained()
+    }
+}
+
+@c @implementation
+public func owd_store_as(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ store: OpaquePointer?,
+                         _ iam_user_arn: UnsafePointer<CChar>?) -> Int32 {
+    out?.pointee = nil
+    return guarded {
+        let out = try required(out, "out")
+        let base = try StoreHandle.from(store)
+        let caller = try text(iam_user_arn, "iam_user_arn")
+        out.pointee = StoreHandle(base.acting(as: caller)).retained()
+    }
+}
+
+@c @implementation
+public func owd_store_close(_ store: OpaquePointer?) {
+    guard let store else { return }
+    Unmanaged<StoreHandle>.fromOpaque(UnsafeRawPointer(store)).release()
+}
+
+// MARK: Operations
+
+@c @implementation
+public func owd_call(_ store: OpaquePointer?, _ operation: UnsafePointer<CChar>?,
+                     _ request: UnsafePointer<json_t>?,
+                     _ out: UnsafeMutablePointer<UnsafeMutablePointer<json_t>?>?) -> Int32 {
+    out?.pointee = nil
+    return guarded {
+        let out = try required(out, "out")
+        let s = try StoreHandle.from(store)
+        let op = try required(text(operation, "operation"), "operation")
+        out.pointee = try s.call(op, request)
+    }
+}
+
+@c @implementation
+public func owd_call_json(_ store: OpaquePointer?, _ operation: UnsafePointer<CChar>?,
+                          _ request: UnsafePointer<CChar>?,
+                          _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    out?.pointee = nil
+    let code = guarded {
+        let out = try required(out, "out")
+        let s = try StoreHandle.from(store)
+        let op = try required(text(operation, "operation"), "operation")
+        var parsed: UnsafeMutablePointer<json_t>?
+        if let request, request.pointee != 0 {
+            var error = json_error_t()
+            parsed = json_loads(request, Int(JSON_REJECT_DUPLICATES), &error)
+            if parsed == nil {
+                let reason = withUnsafeBytes(of: &error.text) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                throw OwdError.invalidArgument("request is not valid JSON: \(reason) at line \(error.line), column \(error.column)")
+            }
+        }
+        defer { cjansson_decref(parsed) }
+        let response = try s.call(op, parsed.map { UnsafePointer($0) })
+        defer { cjansson_decref(response) }
+        guard let text = owdi_dumps(response, Int(JSON_COMPACT)) else { throw OwdError.outOfMemory }
+        out.pointee = text
+    }
+    if code != 0, let out {
+        // The AWS JSON 1.1 error body.
+        let e = owdi_error_get().pointee
+        if let body = json_object() {
+            json_object_set_new(body, "__type", json_string(e.type))
+            json_object_set_new(body, "message", json_string(e.message))
+            out.pointee = owdi_dumps(body, Int(JSON_COMPACT))
+            cjansson_decref(body)
+        }
+    }
+    return code
+}
+
+// MARK: Deployment handles
+
+/// What an `owd_deployment_list *` points at: a retained array of immutable records.
+final class DeploymentList {
+    let records: ContiguousArray<DeploymentRecord>
+
+    init(_ records: ContiguousArray<DeploymentRecord>) { self.records = records }
+
+    static func from(_ p: OpaquePointer?) -> DeploymentList? {
+        guard let p else { return nil }
+        return Unmanaged<DeploymentList>.fromOpaque(UnsafeRawPointer(p)).takeUnretainedValue()
+    }
+}
+
+@inline(__always)
+func record(_ d: OpaquePointer?) -> DeploymentRecord? {
+    guard let d else { return nil }
+    return Unmanaged<DeploymentRecord>.fromOpaque(UnsafeRawPointer(d)).takeUnretainedValue()
+}
+
+@c @implementation
+public func owd_status_name(_ status: owd_status) -> UnsafePointer<CChar>? {
+    guard status.rawValue <= 2, let s = DeploymentStatus(rawValue: UInt8(status.rawValue)) else { return nil }
+    return UnsafeRawPointer(s.name.utf8Start).assumingMemoryBound(to: CChar.self)
+}
+
+@c @implementation
+public func owd_command_type_name(_ type: owd_command_type) -> UnsafePointer<CChar>? {
+    guard type.rawValue <= 11, let c = CommandName(rawValue: UInt8(type.rawValue)) else { return nil }
+    return UnsafeRawPointer(c.name.utf8Start).assumingMemoryBound(to: CChar.self)
+}
+
+@c @implementation
+public func owd_describe_deployments(_ store: OpaquePointer?, _ stack_id: UnsafePointer<CChar>?,
+                                     _ app_id: UnsafePointer<CChar>?,
+                                     _ deployment_ids: UnsafePointer<UnsafePointer<CChar>?>?,
+                                     _ deployment_id_count: Int,
+                                     _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    out?.pointee = nil
+    return guarded {
+        let out = try required(out, "out")
+        let s = try StoreHandle.from(store)
+        let stack = try text(stack_id, "stack_id")
+        let app = try text(app_id, "app_id")
+        var ids: [String]?
+        if let deployment_ids {
+            if deployment_id_count > Limits.list {
+                throw OwdError.validation("Parameter DeploymentIds has \(deployment_id_count) entries; the maximum is \(Limits.list)")
+            }
+            var list: [String] = []
+            list.reserveCapacity(deployment_id_count)
+            for i in 0..<deployment_id_count {
+                guard let p = deployment_ids[i] else {
+                    throw OwdError.invalidArgument("deployment_ids[\(i)] must not be NULL")
+                }
+                list.append(try text(p, "DeploymentIds[\(i)]")!)
+            }
+            ids = list
+        } else if deployment_id_count != 0 {
+            throw OwdError.invalidArgument("deployment_ids is NULL but deployment_id_count is \(deployment_id_count)")
+        }
+        let records = try s.describeDeployments(stackID: stack, appID: app, deploymentIDs: ids)
+        out.pointee = OpaquePointer(Unmanaged.passRetained(DeploymentList(records)).toOpaque())
+    }
+}
+
+@c @implementation
+public func owd_deployment_list_count(_ list: OpaquePointer?) -> Int {
+    DeploymentList.from(list)?.records.count ?? 0
+}
+
+@c @implementation
+public func owd_deployment_list_get(_ list: OpaquePointer?, _ index: Int) -> OpaquePointer? {
+    guard let l = DeploymentList.from(list), index >= 0, index < l.records.count else { return nil }
+    return OpaquePointer(Unmanaged.passUnretained(l.records[index]).toOpaque())
+}
+
+@c @implementation
+public func owd_deployment_list_to_json(_ list: OpaquePointer?) -> UnsafeMutablePointer<json_t>? {
+    guard let l = DeploymentList.from(list) else { return nil }
+    return try? Store.deploymentsJSON(l.records)
+}
+
+@c @implementation
+public func owd_deployment_list_free(_ list: OpaquePointer?) {
+    guard let list else { return }
+    Unmanaged<DeploymentList>.fromOpaque(UnsafeRawPointer(list)).release()
+}
+
+@c @implementation
+public func owd_deployment_id(_ d: OpaquePointer?) -> UnsafePointer<CChar>? {
+    record(d)?.string(slot: 0)
+}
+
+@c @implementation
+public func owd_deployment_stack_id(_ d: OpaquePointer?) -> UnsafePointer<CChar>? {
+    record(d)?.string(slot: 1)
+}
+
+@c @implementation
+public func owd_deployment_app_id(_ d: OpaquePointer?) -> UnsafePointer<CChar>? {
+    record(d)?.string(slot: 2)
+}
+
+@c @implementation
+public func owd_deployment_created_at(_ d: OpaquePointer?) -> UnsafePointer<CChar>? {
+    record(d)?.string(slot: 3)
+}
+
+@c @implementation
+public func owd_deployment_completed_at(_ d: OpaquePointer?) -> UnsafePointer<CChar>? {
+    record(d)?.string(slot: 4)
+}
+
+@c @implementation
+public func owd_deployment_duration(_ d: OpaquePointer?) -> Int64 {
+    record(d)?.duration ?? -1
+}
+
+@c @implementation
+public func owd_deployment_iam_user_arn(_ d: OpaquePointer?) -> UnsafePointer<CChar>? {
+    record(d)?.string(slot: 5)
+}
+
+@c @implementation
+public func owd_deployment_comment(_ d: OpaquePointer?) -> UnsafePointer<CChar>? {
+    record(d)?.string(slot: 6)
+}
+
+@c @implementation
+public func owd_deployment_custom_json(_ d: OpaquePointer?) -> UnsafePointer<CChar>? {
+    record(d)?.string(slot: 7)
+}
+
+@c @implementation
+public func owd_deployment_status(_ d: OpaquePointer?) -> owd_status {
+    owd_status(rawValue: UInt32(record(d)?.status.rawValue ?? 0))
+}
+
+@c @implementation
+public func owd_deployment_command_name(_ d: OpaquePointer?) -> owd_command_type {
+    owd_command_type(rawValue: UInt32(record(d)?.command.rawValue ?? 0))
+}
+
+@c @implementation
+public func owd_deployment_command_arg_count(_ d: OpaquePointer?) -> Int {
+    record(d)?.argCount ?? 0
+}
+
+@c @implementation
+public func owd_deployment_command_arg_name(_ d: OpaquePointer?, _ index: Int) -> UnsafePointer<CChar>? {
+    record(d)?.argName(index)
+}
+
+@c @implementation
+public func owd_deployment_command_arg_value_count(_ d: OpaquePointer?, _ index: Int) -> Int {
+    record(d)?.argValueCount(index) ?? 0
+}
+
+@c @implementation
+public func owd_deployment_command_arg_value(_ d: OpaquePointer?, _ index: Int, _ value_index: Int) -> UnsafePointer<CChar>? {
+    record(d)?.argValue(index, value_index)
+}
+
+@c @implementation
+public func owd_deployment_instance_count(_ d: OpaquePointer?) -> Int {
+    record(d)?.instanceCount ?? 0
+}
+
+@c @implementation
+public func owd_deployment_instance_id(_ d: OpaquePointer?, _ index: Int) -> UnsafePointer<CChar>? {
+    record(d)?.instanceID(index)
+}
+
+@c @implementation
+public func owd_deployment_to_json(_ d: OpaquePointer?) -> UnsafeMutablePointer<json_t>? {
+    record(d)?.json()
+}

@@ -1,0 +1,239 @@
+import CJansson
+import CSQLite
+
+/// Stacks, layers, apps and instances (section 6): enough of each for deployments to mean
+/// something. What a create call is given is kept (the members its describe call
+/// returns) and returned with the computed members.
+struct ResourceKind {
+    let resource: Resource
+    let table: String
+    let idMember: String
+    let listKey: StaticString
+    let outputShape: String
+    /// Extra columns a row answers with, after the stored members.
+    let extra: (Statement) -> [(String, Value)]
+
+    static let stack = ResourceKind(resource: .stack, table: "stacks", idMember: "StackId", listKey: "Stacks",
+                                    outputShape: "Stack", extra: { _ in [] })
+    static let layer = ResourceKind(resource: .layer, table: "layers", idMember: "LayerId", listKey: "Layers",
+                                    outputShape: "Layer", extra: { _ in [] })
+    static let app = ResourceKind(resource: .app, table: "apps", idMember: "AppId", listKey: "Apps",
+                                  outputShape: "App", extra: { _ in [] })
+    static let instance = ResourceKind(resource: .instance, table: "instances", idMember: "InstanceId",
+                                       listKey: "Instances", outputShape: "Instance",
+                                       extra: { s in [("Status", .string(s.string(5) ?? ""))] })
+}
+
+extension Store {
+    /// The given members a describe call may return (the output shape's members).
+    static func kept(_ v: Value, _ kind: ResourceKind, dropping: Set<String> = [],
+                     adding: [(String, Value)] = []) throws -> String {
+        let allowed = OperationShapes.outputMembers[kind.outputShape] ?? []
+        return try Value.object(adding + v.members.filter { allowed.contains($0.0) && !dropping.contains($0.0) }).jsonText()
+    }
+
+    func insertResource(_ c: Connection, _ kind: ResourceKind, id: String, stackID: String, createdAt: Int64,
+                        body: String, change: Int64, extra: [String: String] = [:]) throws {
+        var columns = ["id", "stack_id", "created_at", "body"]
+        var values: [String?] = [id, stackID, nil, body]
+        if kind.table == "apps" { columns.append("change_seq"); values.append(nil) }
+        for (k, v) in extra.sorted(by: { $0.key < $1.key }) { columns.append(k); values.append(v) }
+        let s = try c.prepare("INSERT INTO \(kind.table)(\(columns.joined(separator: ","))) VALUES(\(columns.map { _ in "?" }.joined(separator: ",")))")
+        for (i, v) in values.enumerated() {
+            let col = columns[i]
+            if col == "created_at" { s.bind(Int32(i + 1), createdAt) }
+            else if col == "change_seq" { s.bind(Int32(i + 1), change) }
+            else { s.bind(Int32(i + 1), v) }
+        }
+        try s.run()
+    }
+
+    // MARK: Create
+
+    func createStack(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
+        let id = Store.newID()
+        let region = v["Region"]!.string!
+        let createdAt = now()
+        // Arn, as AWS spelled it; the account is the creator's.
+        let arn = "arn:aws:opsworks:\(region):\(account):stack/\(id)/"
+        let body = try Store.kept(v, .stack, adding: [("Arn", .string(arn))])
+        try engine.write { c, change in
+            let s = try c.prepare("INSERT INTO stacks(id, region, created_at, body, change_seq) VALUES(?,?,?,?,?)")
+            s.bind(1, id).bind(2, region).bind(3, createdAt).bind(4, body).bind(5, change)
+            try s.run()
+            if let caller {
+                // The creator of a stack manages it.
+                let p = try c.prepare("""
+                    INSERT INTO permissions(stack_id, iam_user_arn, level, allow_ssh, allow_sudo, change_seq)
+                    VALUES(?,?,'manage',1,1,?)
+                    """)
+                p.bind(1, id).bind(2, caller).bind(3, change)
+                try p.run()
+            }
+        }
+        return try Store.json(.object([("StackId", .string(id))]))
+    }
+
+    func createLayer(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
+        let stackID = v["StackId"]!.string!
+        let id = Store.newID()
+        let createdAt = now()
+        let body = try Store.kept(v, .layer, dropping: ["StackId"])
+        try engine.write { c, change in
+            let stack = try stackRow(c, stackID)
+            try authorize(c, "CreateLayer", stack: stack, need: .manage)
+            try insertResource(c, .layer, id: id, stackID: stackID, createdAt: createdAt, body: body, change: change)
+        }
+        return try Store.json(.object([("LayerId", .string(id))]))
+    }
+
+    func createApp(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
+        let stackID = v["StackId"]!.string!
+        let id = Store.newID()
+        let createdAt = now()
+        let body = try Store.kept(v, .app, dropping: ["StackId"])
+        try engine.write { c, change in
+            let stack = try stackRow(c, stackID)
+            try authorize(c, "CreateApp", stack: stack, need: .manage)
+            try insertResource(c, .app, id: id, stackID: stackID, createdAt: createdAt, body: body, change: change)
+        }
+        return try Store.json(.object([("AppId", .string(id))]))
+    }
+
+    func createInstance(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
+        let stackID = v["StackId"]!.string!
+        let layerIDs = v["LayerIds"]!.strings!
+        let id = Store.newID()
+        let createdAt = now()
+        let body = try Store.kept(v, .instance, dropping: ["StackId"])
+        try engine.write { c, change in
+            let stack = try stackRow(c, stackID)
+            let layerStacks = try layerIDs.map { try stackOf(c, .layer, $0) }
+            try authorize(c, "CreateInstance", stack: stack, need: .manage)
+            for (l, s) in zip(layerIDs, layerStacks) where s != stackID {
+                throw OwdError.validation("Layer \(l) does not belong to stack \(stackID)")
+            }
+            var unique: [String] = []
+            for l in layerIDs where !unique.contains(l) { unique.append(l) }
+            try insertResource(c, .instance, id: id, stackID: stackID, createdAt: createdAt, body: body, change: change,
+                               extra: ["status": "stopped", "layer_ids": unique.joined(separator: ","),
+                                       "os": v["Os"]?.string ?? ""])
+        }
+        return try Store.json(.object([("InstanceId", .string(id))]))
+    }
+
+    func setInstanceStatus(_ v: Value, _ operation: String, _ status: String) throws -> UnsafeMutablePointer<json_t> {
+        let id = v["InstanceId"]!.string!
+        try engine.write { c, _ in
+            let stack = try stackRow(c, try stackOf(c, .instance, id))
+            try authorize(c, operation, stack: stack, need: .manage)
+            let s = try c.prepare("UPDATE instances SET status=? WHERE id=?")
+            s.bind(1, status).bind(2, id)
+            try s.run()
+        }
+        return try Store.empty()
+    }
+
+    func startInstance(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
+        try setInstanceStatus(v, "StartInstance", "online")
+    }
+
+    func stopInstance(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
+        try setInstanceStatus(v, "StopInstance", "stopped")
+    }
+
+    // MARK: Describe
+
+    /// The one describe walk of stacks, layers, apps and instances: `ids` (every one must
+    /// exist; duplicates once) or a filter (`column` = `value`, whose own resource must
+    /// exist), or everything the caller may see; oldest first.
+    func describe(_ kind: ResourceKind, operation: String, ids: [String]?,
+                  filter: (column: String, value: String, owner: Resource)?) throws -> UnsafeMutablePointer<json_t> {
+        try engine.sync()
+        let levels = visibleLevels()
+        let select = "SELECT id, stack_id, created_at, body, seq\(kind.table == "instances" ? ", status" : "") FROM \(kind.table)"
+        let items: [UnsafeMutablePointer<json_t>] = try engine.read { c in
+            var out: [UnsafeMutablePointer<json_t>] = []
+            func collect(_ s: Statement, filter: Bool) throws {
+                defer { s.reset() }
+                while try s.step() {
+                    let stackID = s.string(1) ?? ""
+                    if filter && !Store.allowed(levels, stackID) { continue }
+                    out.append(try resourceJSON(kind, s))
+                }
+            }
+            do {
+                if let ids {
+                    var unique: [String] = []
+                    for id in ids where !unique.contains(id) {
+                        _ = try stackOf(c, kind.resource, id)
+                        unique.append(id)
+                    }
+                    for id in unique { try authorizeRead(operation, stackID: try stackOf(c, kind.resource, id), levels: levels) }
+                    if !unique.isEmpty {
+                        let s = try c.prepare(select + " WHERE id IN (SELECT value FROM json_each(?)) ORDER BY seq")
+                        s.bind(1, try Value.list(unique.map { .string($0) }).jsonText())
+                        try collect(s, filter: false)
+                    }
+                } else if let filter {
+                    let stackID = try stackOf(c, filter.owner, filter.value)
+                    try authorizeRead(operation, stackID: stackID, levels: levels)
+                    let condition = filter.column == "layer_ids"
+                        ? " WHERE stack_id=? AND (',' || layer_ids || ',') LIKE ('%,' || ? || ',%') ORDER BY seq"
+                        : " WHERE \(filter.column)=? ORDER BY seq"
+                    let s = try c.prepare(select + condition)
+                    if filter.column == "layer_ids" { s.bind(1, stackID).bind(2, filter.value) } else { s.bind(1, filter.value) }
+                    try collect(s, filter: false)
+                } else {
+                    try collect(try c.prepare(select + " ORDER BY seq"), filter: true)
+                }
+            } catch {
+                out.forEach { cjansson_decref($0) }
+                throw error
+            }
+            return out
+        }
+        return try Store.list(kind.listKey, items)
+    }
+
+    func resourceJSON(_ kind: ResourceKind, _ s: Statement) throws -> UnsafeMutablePointer<json_t> {
+        let body = try JSON.loads(s.string(3) ?? "{}")
+        var computed: [(String, Value)] = [(kind.idMember, .string(s.string(0) ?? ""))]
+        if kind.resource != .stack { computed.append(("StackId", .string(s.string(1) ?? ""))) }
+        computed.append(("CreatedAt", .string(Timestamp.string(s.int(2)))))
+        computed += kind.extra(s)
+        for (k, v) in computed {
+            guard let j = v.json(), json_object_set_new(body, k, j) == 0 else {
+                cjansson_decref(body)
+                throw OwdError.outOfMemory
+            }
+        }
+        return body
+    }
+
+    func describeStacks(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
+        try describe(.stack, operation: "DescribeStacks", ids: v["StackIds"]?.strings, filter: nil)
+    }
+
+    func describeLayers(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
+        try Store.atMostOne(v, ["StackId", "LayerIds"], message: "Please provide one or more layer IDs or a stack ID")
+        return try describe(.layer, operation: "DescribeLayers", ids: v["LayerIds"]?.strings,
+                            filter: v["StackId"]?.string.map { ("stack_id", $0, .stack) })
+    }
+
+    func describeApps(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
+        try Store.atMostOne(v, ["StackId", "AppIds"], message: "Please provide one or more app IDs or a stack ID")
+        return try describe(.app, operation: "DescribeApps", ids: v["AppIds"]?.strings,
+                            filter: v["StackId"]?.string.map { ("stack_id", $0, .stack) })
+    }
+
+    func describeInstances(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
+        try Store.atMostOne(v, ["StackId", "LayerId", "InstanceIds"],
+                            message: "Please provide either one or more instance IDs or one stack ID or one layer ID")
+        let filter: (String, String, Resource)?
+        if let s = v["StackId"]?.string { filter = ("stack_id", s, .stack) }
+        else if let l = v["LayerId"]?.string { filter = ("layer_ids", l, .layer) }
+        else { filter = nil }
+        return try describe(.instance, operation: "DescribeInstances", ids: v["InstanceIds"]?.strings, filter: filter)
+    }
+}
