@@ -170,9 +170,23 @@ extension Store {
             if targets.isEmpty {
                 throw OwdError.validation("No online instances to run \(commandName) on")
             }
+            // Section 9: a deploy records the app version it deploys; a rollback moves the
+            // app back one version, or, with only one version left, fails at creation.
+            var appVersion: Int64?
+            var forced: (status: String, exitCode: Int64)?
+            if let appID, command == .deploy || command == .rollback {
+                appVersion = try AppVersions.current(c, appID)
+                if command == .rollback {
+                    if let previous = try AppVersions.rollBack(c, appID) {
+                        appVersion = previous
+                    } else {
+                        forced = ("failed", 1)
+                    }
+                }
+            }
             try insertDeployment(c, change: change, id: id, stackID: stackID, appID: appID, createdAt: createdAt,
                                  command: command, args: args, targets: targets, comment: comment,
-                                 customJson: customJson)
+                                 customJson: customJson, appVersion: appVersion, forcedResult: forced)
         }
         return try Store.json(.object([("DeploymentId", .string(id))]))
     }
@@ -243,7 +257,7 @@ extension Store {
     func insertDeployment(_ c: Connection, change: Int64, id: String, stackID: String, appID: String?,
                           createdAt: Int64, command: CommandName, args: [(String, [String])],
                           targets: [InstanceRow], comment: String?, customJson: String?,
-                          forcedResult: (status: String, exitCode: Int64)? = nil) throws {
+                          appVersion: Int64? = nil, forcedResult: (status: String, exitCode: Int64)? = nil) throws {
         let noop = { (i: InstanceRow) in
             i.windows && (command == .installDependencies || command == .updateDependencies)
         }
@@ -252,8 +266,8 @@ extension Store {
         let failed = forcedResult?.status == "failed"
         let d = try c.prepare("""
             INSERT INTO deployments(id, stack_id, app_id, created_at, completed_at, status, command, args,
-                instance_ids, iam_user_arn, comment, custom_json, pending, change_seq)
-            VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                instance_ids, iam_user_arn, comment, custom_json, pending, change_seq, app_version)
+            VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
             """)
         d.bind(1, id).bind(2, stackID).bind(3, appID).bind(4, createdAt)
         d.bind(5, pending == 0 ? createdAt : nil)
@@ -264,6 +278,7 @@ extension Store {
         _ = blob.withUnsafeBytes { sqlite3_bind_blob(d.stmt, 8, $0.baseAddress, Int32($0.count), csqlite_transient()) }
         d.bind(9, targets.map(\.id).joined(separator: ","))
         d.bind(10, caller).bind(11, comment).bind(12, customJson).bind(13, Int64(pending)).bind(14, change)
+        d.bind(15, appVersion)
         try d.run()
         let deploymentSeq = sqlite3_last_insert_rowid(c.db)
         let cmd = try c.prepare("""

@@ -135,7 +135,8 @@ final class Cache {
 /// every handle (`Store`) opened on it with `as`.
 final class Engine {
     static let applicationID: Int32 = 0x6F77_6431   // "owd1"
-    static let schemaVersion: Int32 = 1
+    /// 1: the first schema. 2: app versions (rollback) and the app version a deployment deployed.
+    static let schemaVersion: Int32 = 2
 
     let path: String?
     /// Every write, and in-memory stores' reads, go through `writer`.
@@ -249,6 +250,7 @@ final class Engine {
         _ = try c.scalar("SELECT count(*) FROM meta")   // a readable store, or a clear error now
     }
 
+    /// Schema version 1, as the first owd wrote it; later versions are the steps of `upgrades`.
     static let schema = """
         CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
         INSERT INTO meta VALUES('change_seq', 0);
@@ -282,17 +284,40 @@ final class Engine {
         CREATE INDEX permissions_change ON permissions(change_seq);
         """
 
+    /// A new store: version 1, then every upgrade step, so that the upgrade path is the
+    /// one every store takes.
     static func createSchema(_ c: Connection) throws {
         try c.transaction(immediate: true) {
             try c.exec(schema)
-            try c.exec("PRAGMA application_id=\(applicationID); PRAGMA user_version=\(schemaVersion)")
+            try c.exec("PRAGMA application_id=\(applicationID); PRAGMA user_version=1")
         }
+        try upgrade(c, from: 1)
     }
 
-    /// Upgrades an older store in one transaction (schema 1 is the first; later
-    /// versions add their steps here).
+    /// The steps from version N to N + 1.
+    static let upgrades: [Int32: String] = [
+        1: """
+            CREATE TABLE app_versions(app_id TEXT NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL,
+                PRIMARY KEY(app_id, version)) WITHOUT ROWID;
+            INSERT INTO app_versions SELECT id, 1, body FROM apps;
+            ALTER TABLE deployments ADD COLUMN app_version INTEGER;
+            """,
+    ]
+
+    /// Upgrades an older store in one transaction. Another process may be upgrading it at
+    /// the same moment: the version is read again under the write lock.
     static func upgrade(_ c: Connection, from version: Int32) throws {
-        throw OwdError.store("the store's schema version \(version) is unknown to this library")
+        try c.transaction(immediate: true) {
+            var v = max(version, Int32(truncatingIfNeeded: try c.scalar("PRAGMA user_version")))
+            while v < schemaVersion {
+                guard let step = upgrades[v] else {
+                    throw OwdError.store("the store's schema version \(v) is unknown to this library")
+                }
+                try c.exec(step)
+                v += 1
+            }
+            try c.exec("PRAGMA user_version=\(schemaVersion)")
+        }
     }
 
     // MARK: Keeping the cache current

@@ -96,6 +96,9 @@ extension Store {
             let stack = try stackRow(c, stackID)
             try authorize(c, "CreateApp", stack: stack, need: .manage)
             try insertResource(c, .app, id: id, stackID: stackID, createdAt: createdAt, body: body, change: change)
+            let v = try c.prepare("INSERT INTO app_versions(app_id, version, body) VALUES(?, 1, ?)")
+            v.bind(1, id).bind(2, body)
+            try v.run()
         }
         return try Store.json(.object([("AppId", .string(id))]))
     }

@@ -60,6 +60,7 @@ public final class Store {
         "DescribeLayers": { s in s.describeLayers },
         "CreateApp": { s in s.createApp },
         "DescribeApps": { s in s.describeApps },
+        "UpdateApp": { s in s.updateApp },
         "CreateInstance": { s in s.createInstance },
         "StartInstance": { s in s.startInstance },
         "StopInstance": { s in s.stopInstance },
