@@ -154,7 +154,9 @@ extension Store {
                   filter: (column: String, value: String, owner: Resource)?) throws -> UnsafeMutablePointer<json_t> {
         try engine.sync()
         let levels = visibleLevels()
-        let select = "SELECT id, stack_id, created_at, body, seq\(kind.table == "instances" ? ", status" : "") FROM \(kind.table)"
+        // A stack is its own stack: the stacks table has no stack_id column.
+        let stackColumn = kind.resource == .stack ? "id" : "stack_id"
+        let select = "SELECT id, \(stackColumn), created_at, body, seq\(kind.table == "instances" ? ", status" : "") FROM \(kind.table)"
         let items: [UnsafeMutablePointer<json_t>] = try engine.read { c in
             var out: [UnsafeMutablePointer<json_t>] = []
             func collect(_ s: Statement, filter: Bool) throws {
