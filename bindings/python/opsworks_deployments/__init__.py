@@ -1,0 +1,22 @@
+"""opsworks_deployments: AWS OpsWorks Stacks' deployment API, answered in-process by libowd.
+
+    from opsworks_deployments import Client
+    with Client("deployments.owd") as opsworks:     # was: boto3.client("opsworks")
+        opsworks.describe_deployments(StackId=stack_id)["Deployments"]
+
+boto3_client(client) gives a real botocore client answered by the same store.
+"""
+from ._lib import lib as _library
+from .exceptions import (AccessDeniedException, ClientClosedError, ClientError, InternalError,
+                         InvalidArgumentError, OutOfMemoryError, OwdError, ResourceNotFoundException,
+                         StoreBusyError, StoreError, ValidationException, WaiterError)
+from .client import OPERATIONS, Client
+from .bridge import boto3_client
+
+__version__ = "0.1.0"
+library_version = _library.owd_version_string().decode("ascii")
+
+__all__ = ["Client", "boto3_client", "ClientError", "ValidationException",
+           "ResourceNotFoundException", "AccessDeniedException", "WaiterError", "OwdError",
+           "InvalidArgumentError", "ClientClosedError", "StoreBusyError", "StoreError",
+           "OutOfMemoryError", "InternalError", "OPERATIONS", "library_version"]
