@@ -208,7 +208,10 @@ final class Engine {
         }
         let appID = Int32(bitPattern: UInt32(header[68]) << 24 | UInt32(header[69]) << 16 | UInt32(header[70]) << 8 | UInt32(header[71]))
         let version = Int32(bitPattern: UInt32(header[60]) << 24 | UInt32(header[61]) << 16 | UInt32(header[62]) << 8 | UInt32(header[63]))
-        if appID != applicationID {
+        // 0: a store another connection created whose header still sits in its WAL (not yet
+        // checkpointed into the file), or an SQLite file of another program; prepareSchema
+        // reads the header through the WAL and tells them apart.
+        if appID != applicationID && appID != 0 {
             throw OwdError.store("cannot open store \(path): not an owd store (SQLite application_id \(appID))")
         }
         if version > schemaVersion {
@@ -236,14 +239,19 @@ final class Engine {
                 throw OwdError.store("cannot open store \(path): not an owd store (an SQLite database of another program)")
             }
             let mode = try c.prepare("PRAGMA journal_mode=WAL")
-            defer { mode.reset() }
-            guard try mode.step(), mode.string(0) == "wal" else {
-                throw OwdError.store("cannot open store \(path): WAL mode is not available")
-            }
+            let wal = try mode.step() && mode.string(0) == "wal"
+            mode.reset()
+            guard wal else { throw OwdError.store("cannot open store \(path): WAL mode is not available") }
             try createSchema(c)
             return
         }
+        if appID != applicationID {
+            throw OwdError.store("cannot open store \(path): not an owd store (SQLite application_id \(appID))")
+        }
         let version = Int32(truncatingIfNeeded: try c.scalar("PRAGMA user_version"))
+        if version > schemaVersion {
+            throw OwdError.store("cannot open store \(path): its schema version \(version) is newer than this library's (\(schemaVersion)); upgrade libowd")
+        }
         if version < schemaVersion {
             try upgrade(c, from: version)
         }
@@ -343,7 +351,7 @@ final class Engine {
         let s = try c.prepare("""
             SELECT seq, change_seq, created_at, completed_at, status, command, id, stack_id, app_id,
                    iam_user_arn, comment, custom_json, args, instance_ids
-            FROM deployments WHERE change_seq > ? ORDER BY seq
+            FROM deployments WHERE change_seq > ? ORDER BY change_seq
             """)
         s.bind(1, since)
         defer { s.reset() }
