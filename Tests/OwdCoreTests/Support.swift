@@ -36,13 +36,22 @@ final class Fixture: @unchecked Sendable {
     func call(_ op: String, _ request: [String: Any] = [:]) throws -> [String: Any] {
         let data = try JSONSerialization.data(withJSONObject: request)
         let text = try store.call(op, json: String(decoding: data, as: UTF8.self))
-        return try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any]
+        return try parseResponse(text, op)
     }
 
     /// The raw response text.
     func text(_ op: String, _ request: [String: Any] = [:]) throws -> String {
         let data = try JSONSerialization.data(withJSONObject: request)
-        return try store.call(op, json: String(decoding: data, as: UTF8.self))
+        let text = try store.call(op, json: String(decoding: data, as: UTF8.self))
+        _ = try parseResponse(text, op)
+        return text
+    }
+
+    /// Runs an operation on request text exactly as given (members in the order written,
+    /// nulls, wrong types); the response as a dictionary.
+    @discardableResult
+    func raw(_ op: String, _ json: String) throws -> [String: Any] {
+        try parseResponse(try store.call(op, json: json), op)
     }
 
     /// The error a call fails with (Issue.record when it succeeds).
@@ -117,4 +126,96 @@ func temporaryPath(_ name: String = "store.owd") -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("owd-tests-\(UUID().uuidString)")
     try! FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     return dir.appendingPathComponent(name).path
+}
+
+/// How many responses the suite has walked for null (section 1: no response ever holds null).
+let responsesWalked = Counter()
+
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    func add() { lock.lock(); n += 1; lock.unlock() }
+    var value: Int { lock.lock(); defer { lock.unlock() }; return n }
+}
+
+/// Every response of the suite passes through here: parsed, and walked for null.
+func parseResponse(_ text: String, _ op: String) throws -> [String: Any] {
+    let object = try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
+    for path in nullPaths(object, "$") {
+        Issue.record("\(op) response holds null at \(path): \(text)")
+    }
+    responsesWalked.add()
+    guard let dict = object as? [String: Any] else {
+        Issue.record("\(op) response is not a JSON object: \(text)")
+        return [:]
+    }
+    return dict
+}
+
+/// The paths of every null in a parsed JSON value.
+func nullPaths(_ value: Any, _ path: String) -> [String] {
+    if value is NSNull { return [path] }
+    if let d = value as? [String: Any] { return d.flatMap { nullPaths($0.value, path + "." + $0.key) } }
+    if let a = value as? [Any] { return a.enumerated().flatMap { nullPaths($0.element, path + "[\($0.offset)]") } }
+    return []
+}
+
+extension Fixture {
+    /// Expects a call to fail with `type` and, when given, exactly `message`.
+    func expectError(_ op: String, _ request: [String: Any], _ type: String, _ message: String? = nil,
+                     sourceLocation: SourceLocation = #_sourceLocation) {
+        guard let e = error(op, request, sourceLocation: sourceLocation) else { return }
+        #expect(e.type == type, "\(e.message)", sourceLocation: sourceLocation)
+        if let message { #expect(e.message == message, sourceLocation: sourceLocation) }
+    }
+
+    /// The same with request text exactly as written; returns the error for more checks.
+    @discardableResult
+    func expectRawError(_ op: String, _ json: String, _ type: String, _ message: String? = nil,
+                        sourceLocation: SourceLocation = #_sourceLocation) -> OwdError? {
+        do {
+            try raw(op, json)
+            Issue.record("\(op) \(json) succeeded but should have failed", sourceLocation: sourceLocation)
+            return nil
+        } catch let e as OwdError {
+            #expect(e.type == type, "\(e.message)", sourceLocation: sourceLocation)
+            if let message { #expect(e.message == message, sourceLocation: sourceLocation) }
+            return e
+        } catch {
+            Issue.record("unexpected error \(error)", sourceLocation: sourceLocation)
+            return nil
+        }
+    }
+
+    /// Everything the store answers with no parameter: a failed call must leave it unchanged.
+    func dump() throws -> String {
+        try ["DescribeStacks", "DescribeLayers", "DescribeApps", "DescribeInstances", "DescribeDeployments",
+             "DescribeCommands"].map { try text($0) }.joined(separator: "\n")
+    }
+
+    func commandIDs(_ deployment: String) throws -> [String] {
+        try commands(["DeploymentId": deployment]).map { $0["CommandId"] as! String }
+    }
+
+    func stop(_ instance: String) throws { try call("StopInstance", ["InstanceId": instance]) }
+    func start(_ instance: String) throws { try call("StartInstance", ["InstanceId": instance]) }
+}
+
+/// Lowercase random (version 4) UUIDs, as owd makes every ID.
+func isLowercaseV4UUID(_ s: String) -> Bool {
+    s.wholeMatch(of: try! Regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")) != nil
+}
+
+/// `YYYY-MM-DDTHH:MM:SS+00:00`.
+func isTimestamp(_ s: String) -> Bool {
+    s.wholeMatch(of: try! Regex(#"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+00:00"#)) != nil
+}
+
+/// Well-formed IDs that no store holds.
+func unknownID() -> String { UUID().uuidString.lowercased() }
+
+/// A JSON value as text with sorted keys: two values are equal when their texts are.
+func canonical(_ value: Any) -> String {
+    let data = try! JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed])
+    return String(decoding: data, as: UTF8.self)
 }
