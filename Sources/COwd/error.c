@@ -65,29 +65,3 @@ const owd_error *owdi_error_get(void) {
     return &e->error;
 }
 
-typedef struct { char *data; size_t length, capacity; int failed; } text_buffer;
-
-static int append(const char *piece, size_t size, void *context) {
-    text_buffer *b = context;
-    if (b->length + size + 1 > b->capacity) {
-        size_t capacity = b->capacity ? b->capacity : 256;
-        while (capacity < b->length + size + 1) capacity *= 2;
-        char *data = realloc(b->data, capacity);
-        if (!data) { b->failed = 1; return -1; }
-        b->data = data;
-        b->capacity = capacity;
-    }
-    memcpy(b->data + b->length, piece, size);
-    b->length += size;
-    b->data[b->length] = '\0';
-    return 0;
-}
-
-char *owdi_dumps(const json_t *json, size_t flags) {
-    text_buffer b = { NULL, 0, 0, 0 };
-    if (json_dump_callback(json, append, &b, flags) != 0 || b.failed || !b.data) {
-        free(b.data);
-        return NULL;
-    }
-    return b.data;
-}

@@ -145,8 +145,10 @@ public func owd_store_open(_ out: UnsafeMutablePointer<OpaquePointer?>?,
             }
             guard o.busy_timeout_ms >= 0 else { throw OwdError.invalidArgument("busy_timeout_ms must be >= 0") }
             opts.busyTimeoutMs = o.busy_timeout_ms
-            guard let d = Durability(rawValue: Int32(o.durability.rawValue)) else {
-                throw OwdError.invalidArgument("unknown durability \(o.durability.rawValue)")
+            // The C enum may hold any int: (owd_durability)-1 arrives as 0xFFFFFFFF.
+            let durability = Int32(truncatingIfNeeded: o.durability.rawValue)
+            guard let d = Durability(rawValue: durability) else {
+                throw OwdError.invalidArgument("unknown durability \(durability)")
             }
             opts.durability = d
         }
@@ -207,20 +209,12 @@ public func owd_call_json(_ store: OpaquePointer?, _ operation: UnsafePointer<CC
             }
         }
         defer { cjansson_decref(parsed) }
-        let response = try s.call(op, parsed.map { UnsafePointer($0) })
-        defer { cjansson_decref(response) }
-        guard let text = owdi_dumps(response, Int(JSON_COMPACT)) else { throw OwdError.outOfMemory }
-        out.pointee = text
+        out.pointee = try s.callText(op, parsed.map { UnsafePointer($0) })
     }
     if code != 0, let out {
         // The AWS JSON 1.1 error body.
         let e = owdi_error_get().pointee
-        if let body = json_object() {
-            json_object_set_new(body, "__type", json_string(e.type))
-            json_object_set_new(body, "message", json_string(e.message))
-            out.pointee = owdi_dumps(body, Int(JSON_COMPACT))
-            cjansson_decref(body)
-        }
+        out.pointee = Store.errorText(type: String(cString: e.type), message: String(cString: e.message))
     }
     return code
 }
@@ -271,8 +265,10 @@ public func owd_describe_deployments(_ store: OpaquePointer?, _ stack_id: Unsafe
         let app = try text(app_id, "app_id")
         var ids: [String]?
         if let deployment_ids {
-            if deployment_id_count > Limits.list {
-                throw OwdError.validation("Parameter DeploymentIds has \(deployment_id_count) entries; the maximum is \(Limits.list)")
+            // size_t arrives as Int: SIZE_MAX would be -1 and trap in the range below.
+            let count = UInt(bitPattern: deployment_id_count)
+            if count > UInt(Limits.list) {
+                throw OwdError.validation("Parameter DeploymentIds has \(count) entries; the maximum is \(Limits.list)")
             }
             var list: [String] = []
             list.reserveCapacity(deployment_id_count)

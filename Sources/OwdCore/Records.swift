@@ -291,6 +291,75 @@ public final class DeploymentRecord {
         return chars(table[Int(table[argWord(i) + 2]) + 2 * j])
     }
 
+    /// The deployment as JSON text, member for member what `json()` builds and jansson
+    /// would write (compact), straight from the record.
+    func write(_ out: inout JSONText) {
+        let t = table
+        @inline(__always) func quoted(_ w: Int) {   // IDs and timestamps: nothing to escape
+            out.byte(34)
+            out.raw(UnsafeRawPointer(chars(t[w])).assumingMemoryBound(to: UInt8.self), Int(t[w + 1]))
+            out.byte(34)
+        }
+        @inline(__always) func escaped(_ w: Int) { out.string(chars(t[w]), Int(t[w + 1])) }
+        @inline(__always) func present(_ slot: Int) -> Bool { t[2 * slot] != DeploymentRecord.absent }
+        out.raw("{\"DeploymentId\":")
+        quoted(2 * DeploymentRecord.slotID)
+        out.raw(",\"StackId\":")
+        quoted(2 * DeploymentRecord.slotStack)
+        if present(DeploymentRecord.slotApp) {
+            out.raw(",\"AppId\":")
+            quoted(2 * DeploymentRecord.slotApp)
+        }
+        out.raw(",\"CreatedAt\":")
+        quoted(2 * DeploymentRecord.slotCreated)
+        if completedAt >= 0 {
+            out.raw(",\"CompletedAt\":")
+            quoted(2 * DeploymentRecord.slotCompleted)
+            out.raw(",\"Duration\":")
+            out.integer(completedAt - createdAt)
+        }
+        if present(DeploymentRecord.slotArn) {
+            out.raw(",\"IamUserArn\":")
+            escaped(2 * DeploymentRecord.slotArn)
+        }
+        if present(DeploymentRecord.slotComment) {
+            out.raw(",\"Comment\":")
+            escaped(2 * DeploymentRecord.slotComment)
+        }
+        if present(DeploymentRecord.slotCustomJson) {
+            out.raw(",\"CustomJson\":")
+            escaped(2 * DeploymentRecord.slotCustomJson)
+        }
+        out.raw(",\"Command\":{\"Name\":\"")
+        out.raw(command.name)
+        out.raw("\",\"Args\":{")
+        let argCount = Int(t[DeploymentRecord.wordArgCount])
+        var w = DeploymentRecord.wordFirstInstance + 2 * Int(t[DeploymentRecord.wordInstanceCount])
+        for a in 0..<argCount {
+            if a > 0 { out.byte(44) }
+            escaped(w)
+            out.raw(":[")
+            var v = Int(t[w + 2])
+            for j in 0..<Int(t[w + 3]) {
+                if j > 0 { out.byte(44) }
+                escaped(v)
+                v += 2
+            }
+            out.byte(93)
+            w += 4
+        }
+        out.raw("}},\"Status\":\"")
+        out.raw(status.name)
+        out.raw("\",\"InstanceIds\":[")
+        w = DeploymentRecord.wordFirstInstance
+        for i in 0..<Int(t[DeploymentRecord.wordInstanceCount]) {
+            if i > 0 { out.byte(44) }
+            quoted(w)
+            w += 2
+        }
+        out.raw("]}")
+    }
+
     /// The deployment as DescribeDeployments answers it (new reference), built straight
     /// from the record: no intermediate Swift values. nil when memory ran out.
     public func json() -> UnsafeMutablePointer<json_t>? {

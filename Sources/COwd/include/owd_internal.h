@@ -8,7 +8,5 @@ void owdi_error_set(int code, const char *type, const char *message, size_t mess
 /* Resets the calling thread's last error to OWD_OK. Cheap when already clear. */
 void owdi_error_clear(void);
 const owd_error *owdi_error_get(void);
-/* Compact JSON text of `json` in memory from malloc (released by owd_free), whatever
- * allocator the host program gave jansson. NULL when memory ran out. */
-char *owdi_dumps(const json_t *json, size_t flags);
+
 #endif
