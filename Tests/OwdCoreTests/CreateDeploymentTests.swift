@@ -462,4 +462,33 @@ struct CreateDeploymentTests {
         #expect(canonical(before) == canonical(after))
         #expect(try reopened.commands(["DeploymentId": d]).count == 1)
     }
+
+    @Test("CreateDeployment: a new deployment is visible as soon as the call returns, from every thread", arguments: [false, true])
+    func visibleFromEveryThread(_ file: Bool) throws {
+        let w = try Self.world(path: file ? temporaryPath() : nil)
+        let threads = 4, each = 8
+        let lock = NSLock()
+        var created: [String] = []
+        var problems: [String] = []
+        DispatchQueue.concurrentPerform(iterations: threads) { _ in
+            for _ in 0..<each {
+                do {
+                    let d = try w.f.deploy(w.stack, command: "configure")
+                    // Seen at once by this thread, through each form.
+                    if try w.f.deployments(["DeploymentIds": [d]]).count != 1 { throw OwdError.internal("not seen by id") }
+                    if !(try w.f.deployments(["StackId": w.stack]).contains { $0["DeploymentId"] as? String == d }) {
+                        throw OwdError.internal("not seen by stack")
+                    }
+                    lock.lock(); created.append(d); lock.unlock()
+                } catch {
+                    lock.lock(); problems.append("\(error)"); lock.unlock()
+                }
+            }
+        }
+        #expect(problems.isEmpty, "\(problems)")
+        let all = try w.f.deployments(["StackId": w.stack]).map { $0["DeploymentId"] as! String }
+        #expect(all.count == threads * each)
+        #expect(Set(all) == Set(created))
+        #expect(try w.f.commands([:]).count == threads * each)
+    }
 }
