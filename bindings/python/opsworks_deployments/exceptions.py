@@ -26,9 +26,6 @@ else:
             self.response = error_response
             self.operation_name = operation_name
 
-        def __reduce__(self):
-            return self.__class__, (self.response, self.operation_name)
-
     class _WaiterErrorBase(Exception):
         def __init__(self, name, reason, last_response):
             super().__init__("Waiter %s failed: %s" % (name, reason))
@@ -38,6 +35,9 @@ else:
 
 class ClientError(_ClientErrorBase):
     """An AWS error response: ``.response["Error"]["Code"]``/``["Message"]``, ``.operation_name``."""
+
+    def __reduce__(self):  # botocore's pickles as its own ClientError, losing the subclass
+        return self.__class__, (self.response, self.operation_name)
 
 
 class ValidationException(ClientError):

@@ -1,0 +1,214 @@
+"""One test (or more) per operation of behaviour.md, through the boto3-shaped methods."""
+import re
+
+import pytest
+
+from opsworks_deployments import OPERATIONS, Client
+from opsworks_deployments.client import snake_case
+
+from conftest import ALICE, BOB, T0, new_stack
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+STAMP = "2013-07-25T18:57:34+00:00"
+
+
+def test_every_operation_is_a_snake_case_method():
+    names = [snake_case(o) for o in OPERATIONS]
+    assert names == [
+        "describe_deployments", "create_deployment", "describe_commands",
+        "acknowledge_command", "complete_command", "create_stack", "describe_stacks",
+        "create_layer", "describe_layers", "create_app", "describe_apps", "update_app",
+        "create_instance", "start_instance", "stop_instance", "describe_instances",
+        "create_user_profile", "describe_user_profiles", "set_permission", "describe_permissions"]
+    for name in names:
+        assert callable(getattr(Client, name))
+
+
+def test_methods_take_keyword_arguments_only(client):
+    with pytest.raises(TypeError, match="only accepts keyword arguments"):
+        client.describe_stacks(["x"])
+
+
+def test_create_stack_and_describe_stacks(client):
+    stack = new_stack(client)
+    assert UUID.match(stack)
+    [described] = client.describe_stacks(StackIds=[stack])["Stacks"]
+    assert described["StackId"] == stack
+    assert described["Name"] == "shop"
+    assert described["Region"] == "us-east-1"
+    assert described["CreatedAt"] == STAMP
+    assert client.describe_stacks() == {"Stacks": [described]}
+
+
+def test_create_layer_and_describe_layers(world, client):
+    [layer] = client.describe_layers(StackId=world.stack)["Layers"]
+    assert layer["LayerId"] == world.layer and layer["StackId"] == world.stack
+    assert (layer["Type"], layer["Name"], layer["Shortname"]) == ("custom", "web", "web")
+    assert client.describe_layers(LayerIds=[world.layer, world.layer]) == {"Layers": [layer]}
+    assert client.describe_layers(LayerIds=[]) == {"Layers": []}
+
+
+def test_create_app_describe_apps_and_update_app(world, client):
+    [app] = client.describe_apps(StackId=world.stack)["Apps"]
+    assert (app["AppId"], app["Name"], app["Type"]) == (world.app, "shop", "other")
+    assert client.update_app(AppId=world.app, Name="shop2") == {}
+    [app] = client.describe_apps(AppIds=[world.app])["Apps"]
+    assert app["Name"] == "shop2"
+
+
+def test_instances_start_stopped_then_start_and_stop(world, client):
+    instance = client.create_instance(StackId=world.stack, LayerIds=[world.layer],
+                                      InstanceType="t3.small")["InstanceId"]
+    [described] = client.describe_instances(InstanceIds=[instance])["Instances"]
+    assert described["Status"] == "stopped"
+    assert described["LayerIds"] == [world.layer]
+    assert client.start_instance(InstanceId=instance) == {}
+    assert client.describe_instances(InstanceIds=[instance])["Instances"][0]["Status"] == "online"
+    assert client.stop_instance(InstanceId=instance) == {}
+    assert client.describe_instances(InstanceIds=[instance])["Instances"][0]["Status"] == "stopped"
+    by_layer = client.describe_instances(LayerId=world.layer)["Instances"]
+    assert [i["InstanceId"] for i in by_layer] == world.instances + [instance]
+    by_stack = client.describe_instances(StackId=world.stack)["Instances"]
+    assert by_stack == by_layer
+
+
+def test_create_deployment_and_describe_deployments(world, client, clock):
+    deployment = world.deploy(Comment="release 42", CustomJson='{"a": 1}',
+                              Command={"Name": "deploy", "Args": {"migrate": ["true"]}})
+    assert UUID.match(deployment)
+    [d] = client.describe_deployments(DeploymentIds=[deployment])["Deployments"]
+    assert d == {"DeploymentId": deployment, "StackId": world.stack, "AppId": world.app,
+                 "CreatedAt": STAMP, "Comment": "release 42", "CustomJson": '{"a": 1}',
+                 "Command": {"Name": "deploy", "Args": {"migrate": ["true"]}},
+                 "Status": "running", "InstanceIds": world.instances}
+    assert client.describe_deployments(StackId=world.stack) == {"Deployments": [d]}
+    assert client.describe_deployments(AppId=world.app) == {"Deployments": [d]}
+    assert client.describe_deployments() == {"Deployments": [d]}
+    assert client.describe_deployments(DeploymentIds=[]) == {"Deployments": []}
+
+
+def test_deployments_newest_first(world, client, clock):
+    first = world.deploy()
+    clock.now += 1
+    second = world.deploy()
+    third = world.deploy()
+    ids = [d["DeploymentId"] for d in client.describe_deployments(StackId=world.stack)["Deployments"]]
+    assert ids == [third, second, first]
+
+
+def test_stack_command_has_empty_args_and_no_app(world, client):
+    deployment = client.create_deployment(StackId=world.stack, Command={"Name": "configure"})["DeploymentId"]
+    [d] = client.describe_deployments(DeploymentIds=[deployment])["Deployments"]
+    assert d["Command"] == {"Name": "configure", "Args": {}}
+    assert "AppId" not in d and "CompletedAt" not in d and "Duration" not in d
+
+
+def test_describe_commands_acknowledge_and_complete(world, client, clock):
+    deployment = world.deploy()
+    commands = client.describe_commands(DeploymentId=deployment)["Commands"]
+    assert [c["InstanceId"] for c in commands] == world.instances
+    for c in commands:
+        assert c["Status"] == "pending" and c["Type"] == "deploy" and c["CreatedAt"] == STAMP
+        assert c["DeploymentId"] == deployment
+        assert "AcknowledgedAt" not in c and "CompletedAt" not in c and "ExitCode" not in c
+    first, second = (c["CommandId"] for c in commands)
+    clock.now = T0 + 5
+    assert client.acknowledge_command(CommandId=first) == {}
+    clock.now = T0 + 6
+    client.acknowledge_command(CommandId=first)  # a second acknowledgement changes nothing
+    [c] = client.describe_commands(CommandIds=[first])["Commands"]
+    assert c["AcknowledgedAt"] == "2013-07-25T18:57:39+00:00"
+    clock.now = T0 + 10
+    assert client.complete_command(CommandId=first, Status="successful", ExitCode=0,
+                                   LogUrl="https://logs.example/1") == {}
+    [c] = client.describe_commands(CommandIds=[first])["Commands"]
+    assert (c["Status"], c["ExitCode"], c["LogUrl"]) == ("successful", 0, "https://logs.example/1")
+    assert c["CompletedAt"] == "2013-07-25T18:57:44+00:00"
+    assert client.describe_deployments(DeploymentIds=[deployment])["Deployments"][0]["Status"] == "running"
+    clock.now = T0 + 15
+    client.complete_command(CommandId=second, Status="successful", ExitCode=0)
+    [d] = client.describe_deployments(DeploymentIds=[deployment])["Deployments"]
+    assert (d["Status"], d["CompletedAt"], d["Duration"]) == ("successful", "2013-07-25T18:57:49+00:00", 15)
+    by_instance = client.describe_commands(InstanceId=world.instances[0])["Commands"]
+    assert [c["CommandId"] for c in by_instance] == [first]
+
+
+def test_deployment_fails_when_any_command_failed(world, client):
+    deployment = world.deploy()
+    world.complete(deployment, "failed", "successful")
+    assert client.describe_deployments(DeploymentIds=[deployment])["Deployments"][0]["Status"] == "failed"
+
+
+def test_clock_fraction_is_truncated(client):
+    with Client(clock=lambda: T0 + 0.999) as c:
+        stack = new_stack(c)
+        assert c.describe_stacks(StackIds=[stack])["Stacks"][0]["CreatedAt"] == STAMP
+
+
+def test_user_profiles_and_permissions(world, client):
+    assert client.create_user_profile(IamUserArn=ALICE, SshUsername="alice") == {"IamUserArn": ALICE}
+    [profile] = client.describe_user_profiles(IamUserArns=[ALICE])["UserProfiles"]
+    assert profile["IamUserArn"] == ALICE and profile["SshUsername"] == "alice"
+    assert client.set_permission(StackId=world.stack, IamUserArn=ALICE, Level="deploy",
+                                 AllowSsh=True, AllowSudo=False) == {}
+    [p] = client.describe_permissions(StackId=world.stack, IamUserArn=ALICE)["Permissions"]
+    assert (p["StackId"], p["IamUserArn"], p["Level"], p["AllowSsh"], p["AllowSudo"]) == \
+        (world.stack, ALICE, "deploy", True, False)
+    assert client.describe_permissions(IamUserArn=ALICE)["Permissions"] == [p]
+    assert p in client.describe_permissions(StackId=world.stack)["Permissions"]
+
+
+def test_as_user_acts_as_that_user(world, client):
+    client.create_user_profile(IamUserArn=ALICE)
+    client.set_permission(StackId=world.stack, IamUserArn=ALICE, Level="deploy")
+    alice = client.as_user(ALICE)
+    assert alice.iam_user_arn == ALICE
+    deployment = alice.create_deployment(StackId=world.stack, AppId=world.app,
+                                         Command={"Name": "deploy"})["DeploymentId"]
+    [d] = client.describe_deployments(DeploymentIds=[deployment])["Deployments"]
+    assert d["IamUserArn"] == ALICE
+    alice.close()
+    assert client.describe_deployments(DeploymentIds=[deployment])["Deployments"] == [d]
+
+
+def test_as_user_outlives_its_parent(clock):
+    parent = Client(clock=clock)
+    stack = new_stack(parent)
+    child = parent.as_user(None)
+    parent.close()
+    assert child.describe_stacks(StackIds=[stack])["Stacks"][0]["CreatedAt"] == STAMP  # parent's clock
+    child.close()
+
+
+def test_identified_caller_sees_only_its_stacks(world, client):
+    bob = client.as_user(BOB)
+    own = new_stack(bob)
+    assert [s["StackId"] for s in bob.describe_stacks()["Stacks"]] == [own]
+    assert bob.describe_deployments() == {"Deployments": []}
+
+
+def test_store_file_is_shared_between_clients(tmp_path, clock):
+    path = str(tmp_path / "deployments.owd")
+    with Client(path, clock=clock) as a, Client(path, clock=clock) as b:
+        stack = new_stack(a)
+        assert b.describe_stacks(StackIds=[stack])["Stacks"][0]["StackId"] == stack
+    assert (tmp_path / "deployments.owd").stat().st_mode & 0o777 == 0o600
+    with Client(tmp_path / "deployments.owd") as c:  # a path-like object works too
+        assert len(c.describe_stacks()["Stacks"]) == 1
+
+
+def test_call_by_aws_name(client):
+    stack = new_stack(client)
+    assert client.call("DescribeStacks", {"StackIds": [stack]})["Stacks"][0]["StackId"] == stack
+
+
+def test_no_response_holds_null(world, client):
+    world.deploy()
+    for operation in ("DescribeStacks", "DescribeLayers", "DescribeApps", "DescribeInstances",
+                      "DescribeDeployments", "DescribeCommands"):
+        assert "null" not in client.call_text(operation).decode()
+
+
+def test_library_version():
+    import opsworks_deployments
+    assert opsworks_deployments.library_version == "0.1.0"
