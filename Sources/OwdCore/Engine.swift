@@ -97,6 +97,8 @@ final class DeploymentIndex {
 /// prefix of the store's history: everything up to `lastChange`.
 final class Cache {
     var lastChange: Int64 = 0
+    /// A load after a commit failed: the next read must load before answering.
+    var stale = false
     var byID: [UUIDKey: DeploymentRecord] = [:]
     let all = DeploymentIndex()
     var byStack: [UUIDKey: DeploymentIndex] = [:]
@@ -178,6 +180,14 @@ final class Engine {
         try refresh()
     }
 
+    /// The reader closes first: the last connection to close checkpoints the WAL and
+    /// deletes the -wal and -shm files, and a read-only connection cannot, so closing the
+    /// writer last leaves a cleanly closed store as the one file it claims to be.
+    deinit {
+        reader?.close()
+        writer.close()
+    }
+
     // MARK: Opening
 
     /// Creates a missing file with mode 0600 (CustomJson may hold secrets), and refuses a
@@ -238,10 +248,7 @@ final class Engine {
             if tables != 0 {
                 throw OwdError.store("cannot open store \(path): not an owd store (an SQLite database of another program)")
             }
-            let mode = try c.prepare("PRAGMA journal_mode=WAL")
-            let wal = try mode.step() && mode.string(0) == "wal"
-            mode.reset()
-            guard wal else { throw OwdError.store("cannot open store \(path): WAL mode is not available") }
+            try useWAL(c, path: path)
             try createSchema(c)
             return
         }
@@ -252,10 +259,21 @@ final class Engine {
         if version > schemaVersion {
             throw OwdError.store("cannot open store \(path): its schema version \(version) is newer than this library's (\(schemaVersion)); upgrade libowd")
         }
+        // A store written in another journal mode (an older owd, a copy made by a tool)
+        // becomes WAL: the separate reader connection and other processes rely on it.
+        // A no-op (no lock, no write) when the store is WAL already.
+        try useWAL(c, path: path)
         if version < schemaVersion {
             try upgrade(c, from: version)
         }
         _ = try c.scalar("SELECT count(*) FROM meta")   // a readable store, or a clear error now
+    }
+
+    static func useWAL(_ c: Connection, path: String) throws {
+        let mode = try c.prepare("PRAGMA journal_mode=WAL")
+        let wal = try mode.step() && mode.string(0) == "wal"
+        mode.reset()
+        guard wal else { throw OwdError.store("cannot open store \(path): WAL mode is not available") }
     }
 
     /// Schema version 1, as the first owd wrote it; later versions are the steps of `upgrades`.
@@ -296,6 +314,9 @@ final class Engine {
     /// one every store takes.
     static func createSchema(_ c: Connection) throws {
         try c.transaction(immediate: true) {
+            // Several processes may open the same new file at once: each saw it empty, and
+            // the first to take the write lock makes the store; the others only upgrade.
+            if try c.scalar("PRAGMA application_id") != 0 { return }
             try c.exec(schema)
             try c.exec("PRAGMA application_id=\(applicationID); PRAGMA user_version=1")
         }
@@ -333,10 +354,14 @@ final class Engine {
     /// Brings the cache up to every commit made before this call, by any connection.
     /// Cheap when nothing changed: one `PRAGMA data_version`.
     func sync() throws {
-        guard let reader else { return }
+        let stale = cacheLock.reading { cache.stale }
+        guard let reader else {
+            if stale { try writeLock.locked { try writer.transaction(immediate: false) { try load(writer) } } }
+            return
+        }
         try readLock.locked {
             let version = try reader.scalar("PRAGMA data_version")
-            if version == dataVersion { return }
+            if version == dataVersion && !stale { return }
             try reader.transaction(immediate: false) { try load(reader) }
             dataVersion = version
         }
@@ -404,6 +429,7 @@ final class Engine {
             for (arn, s, l) in permissions { cache.permissions[arn, default: [:]][s] = l }
             for r in records { cache.apply(r) }
             cache.lastChange = max(cache.lastChange, current)
+            cache.stale = false
         }
     }
 
@@ -436,7 +462,13 @@ final class Engine {
                 try bump.run()
                 return result
             }
-            try writer.transaction(immediate: false) { try load(writer) }
+            // The change is committed: the call succeeded, whatever happens next. Should
+            // the cache fail to follow (memory ran out), the next read reloads it.
+            do {
+                try writer.transaction(immediate: false) { try load(writer) }
+            } catch {
+                cacheLock.writing { cache.stale = true }
+            }
             return result
         }
     }
