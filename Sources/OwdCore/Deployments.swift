@@ -218,7 +218,7 @@ extension Store {
 
     static func checkCustomJson(_ text: String) throws {
         var error = json_error_t()
-        let parsed = text.withCString { json_loadb($0, text.utf8.count, Int(JSON_DECODE_ANY), &error) }
+        let parsed = text.withCString { json_loadb($0, text.utf8.count, Int(JSON_DECODE_ANY | JSON_ALLOW_NUL), &error) }
         defer { if let parsed { cjansson_decref(parsed) } }
         guard let parsed, cjansson_typeof(parsed) == Int32(JSON_OBJECT.rawValue) else {
             throw OwdError.validation("CustomJson must be a JSON object")

@@ -243,14 +243,11 @@ final class Engine {
     static func prepareSchema(_ c: Connection, path: String) throws {
         let appID = Int32(truncatingIfNeeded: try c.scalar("PRAGMA application_id"))
         if appID == 0 {
-            // An empty file (checkFile refused any other SQLite file): make it a store.
-            let tables = try c.scalar("SELECT count(*) FROM sqlite_master")
-            if tables != 0 {
-                throw OwdError.store("cannot open store \(path): not an owd store (an SQLite database of another program)")
-            }
+            // An empty file (checkFile refused any other SQLite file): make it a store,
+            // unless another process made it one meanwhile (createSchema checks again).
             try useWAL(c, path: path)
-            try createSchema(c)
-            return
+            try createSchema(c, path: path)
+            return try prepareSchema(c, path: path)
         }
         if appID != applicationID {
             throw OwdError.store("cannot open store \(path): not an owd store (SQLite application_id \(appID))")
@@ -312,11 +309,14 @@ final class Engine {
 
     /// A new store: version 1, then every upgrade step, so that the upgrade path is the
     /// one every store takes.
-    static func createSchema(_ c: Connection) throws {
+    static func createSchema(_ c: Connection, path: String = ":memory:") throws {
         try c.transaction(immediate: true) {
             // Several processes may open the same new file at once: each saw it empty, and
             // the first to take the write lock makes the store; the others only upgrade.
             if try c.scalar("PRAGMA application_id") != 0 { return }
+            if try c.scalar("SELECT count(*) FROM sqlite_master") != 0 {
+                throw OwdError.store("cannot open store \(path): not an owd store (an SQLite database of another program)")
+            }
             try c.exec(schema)
             try c.exec("PRAGMA application_id=\(applicationID); PRAGMA user_version=1")
         }

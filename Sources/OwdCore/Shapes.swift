@@ -138,8 +138,9 @@ enum OperationShapes {
             while let it = iter {
                 let key = try keyString(it, path: path)
                 let v = json_object_iter_value(it)!
-                if cjansson_typeof(v) == Int32(JSON_NULL.rawValue) {
-                    throw OwdError.validation("Invalid type for parameter \(path).\(key), value type: null")
+                if cjansson_typeof(v) == Int32(JSON_NULL.rawValue) {   // null is absent, as for members
+                    iter = json_object_iter_next(UnsafeMutablePointer(mutating: json), it)
+                    continue
                 }
                 members.append((key, try value(v, element, path: path + "." + key, depth: depth + 1)))
                 iter = json_object_iter_next(UnsafeMutablePointer(mutating: json), it)
