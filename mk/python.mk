@@ -19,6 +19,7 @@ $(PY_VENV_139)/.ready:
 
 # Reinstalled whenever the package or the library changes (the wheel bundles libowd.so).
 $(PY_VENV)/.installed: $(PY_VENV)/.ready $(LIB) $(PY_SOURCES)
+	rm -rf bindings/python/build
 	$(PY_VENV)/bin/pip install -q --force-reinstall --no-deps ./bindings/python
 	@touch $@
 
