@@ -173,26 +173,28 @@ extension Store {
     /// DescribeDeployments is written straight from the records.
     public func callText(_ operation: String, _ request: UnsafePointer<json_t>?) throws -> UnsafeMutablePointer<CChar> {
         var text = JSONText(capacity: 4096)
-        if operation == "DescribeDeployments" {
-            let v = try OperationShapes.validate(operation: operation, request: request)
-            text.raw("{\"Deployments\":[")
-            var first = true
-            do {
+        // Every failure releases the buffer: a request refused by validate or by call
+        // leaked it (found by the memcheck run of tests/c).
+        do {
+            if operation == "DescribeDeployments" {
+                let v = try OperationShapes.validate(operation: operation, request: request)
+                text.raw("{\"Deployments\":[")
+                var first = true
                 try selectDeployments(stackID: v["StackId"]?.string, appID: v["AppId"]?.string,
                                       deploymentIDs: v["DeploymentIds"]?.strings) { r in
                     if !first { text.byte(44) }
                     first = false
                     r.write(&text)
                 }
-            } catch {
-                text.release()
-                throw error
+                text.raw("]}")
+            } else {
+                let response = try call(operation, request)
+                text.value(response)
+                cjansson_decref(response)
             }
-            text.raw("]}")
-        } else {
-            let response = try call(operation, request)
-            text.value(response)
-            cjansson_decref(response)
+        } catch {
+            text.release()
+            throw error
         }
         guard let out = text.take() else { throw OwdError.outOfMemory }
         return out
