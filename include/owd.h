@@ -133,13 +133,14 @@ int owd_store_options_init(owd_store_options *opts, unsigned int version);
  *         (OWD_ESTORE) and left untouched; an older schema is upgraded.
  *   options: NULL for the defaults.
  * On success *out is a new handle, released with owd_store_close.
- * Errors: OWD_EINVAL (out NULL, bad options), OWD_ESTORE, OWD_EBUSY, OWD_ENOMEM. */
+ * Errors: OWD_EINVAL (out NULL, bad options, path or iam_user_arn not UTF-8), OWD_ESTORE,
+ * OWD_EBUSY, OWD_ENOMEM. */
 int owd_store_open(owd_store **out, const char *path, const owd_store_options *options);
 
 /* A second handle on the same data (in-memory stores too) acting as `iam_user_arn`
  * (NULL: the embedding program). Clock, durability and busy timeout are shared with
  * `store`. The new handle is independent of `store`: either may be closed first.
- * Errors: OWD_EINVAL (out or store NULL). */
+ * Errors: OWD_EINVAL (out or store NULL, iam_user_arn not UTF-8). */
 int owd_store_as(owd_store **out, owd_store *store, const char *iam_user_arn);
 
 /* Closes the handle. NULL is a no-op. Lists obtained from it stay valid. */

@@ -45,6 +45,17 @@ func text(_ p: UnsafePointer<CChar>?, _ name: String) throws -> String? {
     return s
 }
 
+/// A C string that is an argument of the library rather than a member of an AWS request
+/// (a path, an operation name, the caller's ARN): text that is not UTF-8 or too long is a
+/// bad argument (OWD_EINVAL, as the header documents), not a ValidationException.
+func argument(_ p: UnsafePointer<CChar>?, _ name: String) throws -> String? {
+    do {
+        return try text(p, name)
+    } catch OwdError.validation(let message) {
+        throw OwdError.invalidArgument(message)
+    }
+}
+
 func required<T>(_ p: T?, _ name: String) throws -> T {
     guard let p else { throw OwdError.invalidArgument("\(name) must not be NULL") }
     return p
@@ -131,14 +142,14 @@ public func owd_store_open(_ out: UnsafeMutablePointer<OpaquePointer?>?,
     out?.pointee = nil
     return guarded {
         let out = try required(out, "out")
-        let path = try text(path, "path")
+        let path = try argument(path, "path")
         var opts = StoreOptions()
         var caller: String?
         if let o = options?.pointee {
             guard o.version == 1 else {
                 throw OwdError.invalidArgument("unknown owd_store_options version \(o.version) (this library knows 1)")
             }
-            caller = try text(o.iam_user_arn, "iam_user_arn")
+            caller = try argument(o.iam_user_arn, "iam_user_arn")
             if let clock = o.clock {
                 let context = o.clock_context
                 opts.clock = { clock(context) }
@@ -164,7 +175,7 @@ public func owd_store_as(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ store: 
     return guarded {
         let out = try required(out, "out")
         let base = try StoreHandle.from(store)
-        let caller = try text(iam_user_arn, "iam_user_arn")
+        let caller = try argument(iam_user_arn, "iam_user_arn")
         out.pointee = StoreHandle(base.acting(as: caller)).retained()
     }
 }
@@ -185,7 +196,7 @@ public func owd_call(_ store: OpaquePointer?, _ operation: UnsafePointer<CChar>?
     return guarded {
         let out = try required(out, "out")
         let s = try StoreHandle.from(store)
-        let op = try required(text(operation, "operation"), "operation")
+        let op = try required(argument(operation, "operation"), "operation")
         out.pointee = try s.call(op, request)
     }
 }
@@ -198,7 +209,7 @@ public func owd_call_json(_ store: OpaquePointer?, _ operation: UnsafePointer<CC
     let code = guarded {
         let out = try required(out, "out")
         let s = try StoreHandle.from(store)
-        let op = try required(text(operation, "operation"), "operation")
+        let op = try required(argument(operation, "operation"), "operation")
         var parsed: UnsafeMutablePointer<json_t>?
         if let request, request.pointee != 0 {
             var error = json_error_t()

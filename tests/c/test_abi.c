@@ -284,6 +284,41 @@ static void store_open_refuses_bad_options(void) {
     }
 }
 
+/* Paths, ARNs and operation names are arguments, not AWS request members: text that is
+ * not UTF-8 is OWD_EINVAL (it once was a ValidationException). Request members stay
+ * ValidationException. */
+static void text_arguments_that_are_not_utf8_are_invalid_arguments(void) {
+    owd_store *store = SENTINEL;
+    CHECK_INT(owd_store_open(&store, "/tmp/owd-\xff.db", NULL), OWD_EINVAL);
+    CHECK_EINVAL_NAMING("path");
+    CHECK(store == NULL);
+    owd_store_options options = OWD_STORE_OPTIONS_INIT;
+    options.iam_user_arn = "arn:aws:iam::123456789012:user/\xff";
+    store = SENTINEL;
+    CHECK_INT(owd_store_open(&store, NULL, &options), OWD_EINVAL);
+    CHECK_EINVAL_NAMING("iam_user_arn");
+    CHECK(store == NULL);
+
+    REQUIRE(owd_store_open(&store, NULL, NULL) == OWD_OK);
+    owd_store *as = SENTINEL;
+    CHECK_INT(owd_store_as(&as, store, "\xfe\xff"), OWD_EINVAL);
+    CHECK_EINVAL_NAMING("iam_user_arn");
+    CHECK(as == NULL);
+    json_t *out = SENTINEL;
+    CHECK_INT(owd_call(store, "Describe\xff", NULL, &out), OWD_EINVAL);
+    CHECK_EINVAL_NAMING("operation");
+    CHECK(out == NULL);
+    char *text = NULL;
+    CHECK_INT(owd_call_json(store, "Describe\xff", "{}", &text), OWD_EINVAL);
+    CHECK_EINVAL_NAMING("operation");
+    owd_free(text);
+    owd_deployment_list *list = SENTINEL;
+    CHECK_INT(owd_describe_deployments(store, "\xff", NULL, NULL, 0, &list), OWD_EVALIDATION);
+    CHECK(error_is(OWD_EVALIDATION, "ValidationException", "stack_id"));
+    CHECK(list == NULL);
+    owd_store_close(store);
+}
+
 static void store_open_accepts_every_durability_and_a_zero_timeout(void) {
     owd_durability values[] = { OWD_DURABILITY_FULL, OWD_DURABILITY_NORMAL, OWD_DURABILITY_OFF };
     for (size_t i = 0; i < 3; i++) {
@@ -1072,6 +1107,7 @@ int main(void) {
     RUN(store_open_refuses_null_out);
     RUN(store_open_with_null_path_and_options_is_a_private_memory_store);
     RUN(store_open_refuses_bad_options);
+    RUN(text_arguments_that_are_not_utf8_are_invalid_arguments);
     RUN(store_open_accepts_every_durability_and_a_zero_timeout);
     RUN(store_file_is_created_0600_and_a_foreign_file_is_refused);
     RUN(store_as_refuses_null_out_and_null_store);
