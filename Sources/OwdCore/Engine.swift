@@ -172,8 +172,12 @@ final class Engine {
             if sqlite3_db_readonly(writer.db, "main") == 1 {
                 throw OwdError.store("cannot open store \(path): the file is read-only")
             }
-            try Engine.configure(writer, options)
-            try Engine.prepareSchema(writer, path: path)
+            do {
+                try Engine.configure(writer, options)   // its first statement reads the file
+                try Engine.prepareSchema(writer, path: path)
+            } catch OwdError.store(let message) {
+                throw Engine.explain(message, path: path)
+            }
             reader = try Connection(path: path, flags: SQLITE_OPEN_READONLY)
             try Engine.configure(reader!, options)
         }
@@ -196,7 +200,8 @@ final class Engine {
         let fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0o600)
         if fd < 0 {
             let reason = String(cString: strerror(errno))
-            throw OwdError.store("cannot open store \(path): \(reason)")
+            let verb = access(path, F_OK) == 0 ? "open" : "create"
+            throw OwdError.store("cannot \(verb) store \(path): \(reason)")
         }
         defer { close(fd) }
         var st = stat()
@@ -205,28 +210,58 @@ final class Engine {
             throw OwdError.store("cannot open store \(path): not a regular file")
         }
         if st.st_size == 0 { return }   // an existing empty file is a new store
-        var header = [UInt8](repeating: 0, count: 100)
-        let n = Glibc.read(fd, &header, 100)
+        // The 100-byte database header and the start of page 1's b-tree header.
+        var header = [UInt8](repeating: 0, count: 108)
+        let n = Glibc.read(fd, &header, 108)
         let magic = Array("SQLite format 3\0".utf8)
-        guard n == 100, Array(header[0..<16]) == magic else {
+        guard n >= 16, Array(header[0..<16]) == magic else {
             throw OwdError.store("cannot open store \(path): not an owd store (not an SQLite database)")
+        }
+        guard n == 108 else {
+            throw OwdError.store("cannot open store \(path): the file is truncated (\(st.st_size) bytes, shorter than an SQLite header)")
+        }
+        func be32(_ at: Int) -> UInt32 {
+            UInt32(header[at]) << 24 | UInt32(header[at + 1]) << 16 | UInt32(header[at + 2]) << 8 | UInt32(header[at + 3])
         }
         var pageSize = Int(header[16]) << 8 | Int(header[17])
         if pageSize == 1 { pageSize = 65_536 }
         if pageSize < 512 || Int(st.st_size) % pageSize != 0 {
             throw OwdError.store("cannot open store \(path): the file is truncated or corrupt (\(st.st_size) bytes is not a whole number of \(pageSize)-byte pages)")
         }
-        let appID = Int32(bitPattern: UInt32(header[68]) << 24 | UInt32(header[69]) << 16 | UInt32(header[70]) << 8 | UInt32(header[71]))
-        let version = Int32(bitPattern: UInt32(header[60]) << 24 | UInt32(header[61]) << 16 | UInt32(header[62]) << 8 | UInt32(header[63]))
-        // 0: a store another connection created whose header still sits in its WAL (not yet
-        // checkpointed into the file), or an SQLite file of another program; prepareSchema
-        // reads the header through the WAL and tells them apart.
-        if appID != applicationID && appID != 0 {
-            throw OwdError.store("cannot open store \(path): not an owd store (SQLite application_id \(appID))")
+        // The page count in the header is valid when its change counter matches the
+        // version-valid-for number. A file shorter than that count was cut, unless a -wal
+        // file holds frames (a checkpoint interrupted by a crash: SQLite finishes it).
+        let headerPages = Int(be32(28))
+        if headerPages > 0, be32(24) == be32(92), headerPages * pageSize > Int(st.st_size) {
+            var wal = stat()
+            if stat(path + "-wal", &wal) != 0 || wal.st_size <= 32 {
+                throw OwdError.store("cannot open store \(path): the file is truncated (\(st.st_size) bytes; its header counts \(headerPages) pages of \(pageSize) bytes)")
+            }
+        }
+        let appID = Int32(bitPattern: be32(68))
+        let version = Int32(bitPattern: be32(60))
+        // 0 with an empty schema in the file (page 1 is a table leaf with no cells) and no
+        // user_version: an empty database, or a new store whose every commit still sits in
+        // its -wal file (`journal_mode=WAL` writes this bare page 1; nothing else reaches
+        // the file before the first checkpoint). prepareSchema reads it through the WAL and
+        // tells them apart. 0 with anything in the file is another program's database:
+        // refused here, before SQLite (which would switch it to WAL) touches it.
+        let emptySchema = header[100] == 0x0D && header[103] == 0 && header[104] == 0 && version == 0
+        if appID != applicationID && !(appID == 0 && emptySchema) {
+            let what = appID == 0 ? "an SQLite database of another program" : "SQLite application_id \(appID)"
+            throw OwdError.store("cannot open store \(path): not an owd store (\(what))")
         }
         if version > schemaVersion {
             throw OwdError.store("cannot open store \(path): its schema version \(version) is newer than this library's (\(schemaVersion)); upgrade libowd")
         }
+    }
+
+    /// SQLite reports a store in a read-only directory as a read-only or unopenable
+    /// database: name the directory, which is what the caller must fix.
+    static func explain(_ message: String, path: String) -> OwdError {
+        let directory = path.lastIndex(of: "/").map { String(path[..<$0].isEmpty ? "/" : path[..<$0]) } ?? "."
+        guard access(directory, W_OK) != 0 else { return .store(message) }
+        return .store("cannot open store \(path): its directory \(directory) is not writable, and SQLite must create \(path)-wal and \(path)-shm beside it (\(message))")
     }
 
     static func configure(_ c: Connection, _ options: StoreOptions) throws {

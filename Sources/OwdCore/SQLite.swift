@@ -21,8 +21,16 @@ final class Connection {
         sqlite3_extended_result_codes(db, 1)
     }
 
-    deinit {
+    private var closed = false
+
+    deinit { close() }
+
+    /// Finalizes every cached statement and closes the connection; later calls do nothing.
+    func close() {
+        if closed { return }
+        closed = true
         for s in statements.values { s.finalize() }
+        statements = [:]
         sqlite3_close_v2(db)
     }
 
