@@ -152,7 +152,10 @@ public func owd_store_open(_ out: UnsafeMutablePointer<OpaquePointer?>?,
             caller = try argument(o.iam_user_arn, "iam_user_arn")
             if let clock = o.clock {
                 let context = o.clock_context
-                opts.clock = { clock(context) }
+                // Any int64_t may come back. Timestamps have four-digit years, a negative
+                // time means "not yet" inside the store, and INT64_MIN trapped in the date
+                // arithmetic: keep it within 1970-01-01T00:00:00Z ... 9999-12-31T23:59:59Z.
+                opts.clock = { min(max(clock(context), 0), 253_402_300_799) }
             }
             guard o.busy_timeout_ms >= 0 else { throw OwdError.invalidArgument("busy_timeout_ms must be >= 0") }
             opts.busyTimeoutMs = o.busy_timeout_ms

@@ -1039,6 +1039,43 @@ static void clock_callback_receives_its_context(void) {
     owd_store_close(store);
 }
 
+/* Whatever int64_t the clock returns, nothing traps (INT64_MIN once did) and timestamps
+ * stay within 1970-01-01T00:00:00 ... 9999-12-31T23:59:59, as the header says. */
+static void clock_values_out_of_range_are_clamped(void) {
+    fixture f;
+    REQUIRE(fixture_open(&f));
+    char id[64];
+    f.clock.now = INT64_MIN;
+    REQUIRE(take_id(callf(f.store, "CreateDeployment", "{s:s,s:{s:s}}", "StackId", f.stack, "Command", "Name", "setup"),
+                    "DeploymentId", id, sizeof id));
+    f.clock.now = INT64_MAX;
+    CHECK(complete_commands(f.store, id, "successful"));
+    const char *ids[] = { id };
+    owd_deployment_list *list = NULL;
+    REQUIRE(owd_describe_deployments(f.store, NULL, NULL, ids, 1, &list) == OWD_OK);
+    const owd_deployment *d = owd_deployment_list_get(list, 0);
+    CHECK_STR(owd_deployment_created_at(d), "1970-01-01T00:00:00+00:00");
+    CHECK_STR(owd_deployment_completed_at(d), "9999-12-31T23:59:59+00:00");
+    CHECK_INT(owd_deployment_duration(d), 253402300799LL);
+    CHECK_INT(owd_deployment_status(d), OWD_STATUS_SUCCESSFUL);
+    owd_deployment_list_free(list);
+
+    /* Before 1970 is 1970: a completed deployment never looks running. */
+    f.clock.now = -86400;
+    REQUIRE(take_id(callf(f.store, "CreateDeployment", "{s:s,s:{s:s}}", "StackId", f.stack, "Command", "Name", "setup"),
+                    "DeploymentId", id, sizeof id));
+    CHECK(complete_commands(f.store, id, "failed"));
+    list = NULL;
+    REQUIRE(owd_describe_deployments(f.store, NULL, NULL, ids, 1, &list) == OWD_OK);
+    d = owd_deployment_list_get(list, 0);
+    CHECK_STR(owd_deployment_created_at(d), "1970-01-01T00:00:00+00:00");
+    CHECK_STR(owd_deployment_completed_at(d), "1970-01-01T00:00:00+00:00");
+    CHECK_INT(owd_deployment_duration(d), 0);
+    CHECK_INT(owd_deployment_status(d), OWD_STATUS_FAILED);
+    owd_deployment_list_free(list);
+    owd_store_close(f.store);
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* Threads                                                                              */
 
@@ -1126,6 +1163,7 @@ int main(void) {
     RUN(list_and_deployment_functions_accept_null);
     RUN(list_is_a_snapshot_that_outlives_its_store);
     RUN(clock_callback_receives_its_context);
+    RUN(clock_values_out_of_range_are_clamped);
     RUN(error_last_is_per_thread_and_a_store_is_shared);
     return harness_report();
 }
