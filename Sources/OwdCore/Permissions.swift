@@ -3,10 +3,11 @@ import CSQLite
 
 /// User profiles and per-stack permissions (section 7).
 extension Store {
-    /// CreateUserProfile and DescribeUserProfiles are for the embedding program only.
+    /// CreateUserProfile and DescribeUserProfiles are for the embedding program only. They
+    /// concern no stack: AWS IAM names such an action's resource `*`.
     func requireEmbedder(_ operation: String) throws {
         if let caller {
-            throw OwdError.accessDenied("User: \(caller) is not authorized to perform: opsworks:\(operation)")
+            throw OwdError.accessDenied("User: \(caller) is not authorized to perform: opsworks:\(operation) on resource: *")
         }
     }
 
@@ -43,7 +44,6 @@ extension Store {
     }
 
     func describeUserProfiles(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
-        try requireEmbedder("DescribeUserProfiles")
         let arns = v["IamUserArns"]?.strings
         let items: [UnsafeMutablePointer<json_t>] = try engine.read { c in
             var bodies: [String] = []
@@ -56,7 +56,10 @@ extension Store {
                     guard try s.step() else { throw Store.userNotFound(arn) }
                     if seen.insert(arn).inserted { bodies.append(s.string(0) ?? "{}") }
                 }
+                // (3) unknown users before (4) the refusal.
+                try requireEmbedder("DescribeUserProfiles")
             } else {
+                try requireEmbedder("DescribeUserProfiles")
                 let s = try c.prepare("SELECT body FROM user_profiles ORDER BY seq")
                 defer { s.reset() }
                 while try s.step() { bodies.append(s.string(0) ?? "{}") }
@@ -76,18 +79,20 @@ extension Store {
     func setPermission(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
         let stackID = v["StackId"]!.string!
         let arn = v["IamUserArn"]!.string!
-        let level = try v["Level"].map { l -> Level in
-            guard let level = Level(name: l.string!) else {
-                throw OwdError.validation("Level must be one of deny, iam_only, show, deploy, manage, not \(l.string!)")
-            }
-            return level
-        }
         try engine.write { c, change in
             let stack = try stackRow(c, stackID)
             guard try profileExists(c, arn) else { throw Store.userNotFound(arn) }
             try authorize(c, "SetPermission", stack: stack, need: .manage)
             if arn == caller {
                 throw OwdError.validation("You cannot set your own permission level")
+            }
+            // The model types Level as a plain string: a wrong value is one of the operation's
+            // other rules (5), after unknown IDs and the refusal.
+            let level = try v["Level"].map { l -> Level in
+                guard let level = Level(name: l.string!) else {
+                    throw OwdError.validation("Level must be one of deny, iam_only, show, deploy, manage, not \(l.string!)")
+                }
+                return level
             }
             // A new permission without Level is iam_only; an existing one keeps what is not given.
             let s = try c.prepare("""
@@ -131,8 +136,9 @@ extension Store {
                 while try s.step() {
                     let stack = s.string(0) ?? ""
                     let user = s.string(1) ?? ""
-                    // Without a stack: the stacks the caller manages, and the caller's own.
-                    if stackID == nil && user != caller && !Store.allowed(levels, stack, need: .manage) { continue }
+                    // Without a stack: only the stacks the caller manages (the caller's own
+                    // permission on another stack is that stack's DescribePermissions too).
+                    if stackID == nil && !Store.allowed(levels, stack, need: .manage) { continue }
                     out.append(try Store.json(.object([
                         ("StackId", .string(stack)), ("IamUserArn", .string(user)),
                         ("AllowSsh", .boolean(s.int(2) != 0)), ("AllowSudo", .boolean(s.int(3) != 0)),
