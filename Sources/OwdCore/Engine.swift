@@ -197,7 +197,16 @@ final class Engine {
     /// Creates a missing file with mode 0600 (CustomJson may hold secrets), and refuses a
     /// file that is not SQLite before SQLite touches it.
     static func checkFile(_ path: String) throws {
-        let fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0o600)
+        // O_EXCL first, to know whether this call made the file: the directory entry of a
+        // new file is synced, or a power cut could lose the whole store (SQLite syncs the
+        // directory when it creates the -wal file, never for the database file itself).
+        var fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if fd >= 0 {
+            let dir = open(directory(of: path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            if dir >= 0 { _ = fsync(dir); close(dir) }
+        } else if errno == EEXIST {
+            fd = open(path, O_RDONLY | O_CLOEXEC)
+        }
         if fd < 0 {
             let reason = String(cString: strerror(errno))
             let verb = access(path, F_OK) == 0 ? "open" : "create"
@@ -259,9 +268,13 @@ final class Engine {
     /// SQLite reports a store in a read-only directory as a read-only or unopenable
     /// database: name the directory, which is what the caller must fix.
     static func explain(_ message: String, path: String) -> OwdError {
-        let directory = path.lastIndex(of: "/").map { String(path[..<$0].isEmpty ? "/" : path[..<$0]) } ?? "."
-        guard access(directory, W_OK) != 0 else { return .store(message) }
-        return .store("cannot open store \(path): its directory \(directory) is not writable, and SQLite must create \(path)-wal and \(path)-shm beside it (\(message))")
+        let dir = directory(of: path)
+        guard access(dir, W_OK) != 0 else { return .store(message) }
+        return .store("cannot open store \(path): its directory \(dir) is not writable, and SQLite must create \(path)-wal and \(path)-shm beside it (\(message))")
+    }
+
+    static func directory(of path: String) -> String {
+        path.lastIndex(of: "/").map { String(path[..<$0].isEmpty ? "/" : path[..<$0]) } ?? "."
     }
 
     static func configure(_ c: Connection, _ options: StoreOptions) throws {
