@@ -450,7 +450,29 @@ def test_busy(tmp):
     return f"StoreBusy after {waited * 1000:.0f} ms (timeout 100 ms), nothing changed; the retry succeeded"
 
 
-TESTS = [test_new_file_mode, test_refusal, test_upgrade, test_visibility, test_busy, test_threads,
+def test_fsync(tmp, creates=50):
+    """FULL syncs the WAL at every committing call; NORMAL does not (strace counts)."""
+    import shutil
+    if not shutil.which("strace"):
+        return "skipped: strace is not installed"
+    counts = {}
+    for mode, name in ((0, "FULL"), (1, "NORMAL")):
+        trace = os.path.join(tmp, f"strace.{name}")
+        p = subprocess.run(["strace", "-f", "-c", "-e", "trace=fsync,fdatasync", "-o", trace,
+                            TOOL, "bench", os.path.join(tmp, f"{name}.owd"), str(creates), str(mode)],
+                           capture_output=True, text=True, timeout=60)
+        if p.returncode != 0 and "ptrace" in p.stderr:
+            return f"skipped: strace cannot trace here ({p.stderr.strip()})"
+        check(p.returncode == 0, f"bench {name}: {p.stderr.strip()}")
+        with open(trace) as f:
+            counts[name] = sum(int(line.split()[3]) for line in f
+                               if line.split()[-1:] in (["fsync"], ["fdatasync"]))
+    check(counts["FULL"] >= creates, f"FULL: {counts['FULL']} syncs for {creates} creates")
+    check(counts["NORMAL"] < creates // 2, f"NORMAL: {counts['NORMAL']} syncs for {creates} creates")
+    return f"{creates} creates: {counts['FULL']} syncs with FULL, {counts['NORMAL']} with NORMAL (setup included)"
+
+
+TESTS = [test_new_file_mode, test_fsync, test_refusal, test_upgrade, test_visibility, test_busy, test_threads,
          test_processes, test_crash]
 
 
