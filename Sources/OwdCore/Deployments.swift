@@ -44,7 +44,7 @@ extension Store {
             } else if let deploymentIDs {
                 var found: [DeploymentRecord] = []
                 found.reserveCapacity(deploymentIDs.count)
-                var seen = Set<UUIDKey>()
+                var seen = Set<UUIDKey>(minimumCapacity: deploymentIDs.count)   // no rehashing while it fills
                 for id in deploymentIDs {
                     guard let key = UUIDKey(id), let r = cache.byID[key] else { throw Resource.deployment.notFound(id) }
                     if seen.insert(key).inserted { found.append(r) }

@@ -80,7 +80,12 @@ enum OperationShapes {
         path.isEmpty ? name : path + "." + name
     }
 
-    private static func value(_ json: UnsafePointer<json_t>, _ shape: Shape, path: String, depth: Int) throws -> Value {
+    /// `index`: `json` is entry `index` of the list at `parent`. Its path ("DeploymentIds[3]")
+    /// is spelled out only when used (errors, members below it): building it for every entry
+    /// of a list of strings cost more than validating the strings.
+    private static func value(_ json: UnsafePointer<json_t>, _ shape: Shape, path parent: String, index: Int? = nil,
+                              depth: Int) throws -> Value {
+        var path: String { index.map { parent + "[" + String($0) + "]" } ?? parent }
         if depth > Limits.depth {
             throw OwdError.validation("Parameter \(path) is nested deeper than \(Limits.depth) levels")
         }
@@ -120,9 +125,10 @@ enum OperationShapes {
             }
             var items: [Value] = []
             items.reserveCapacity(count)
+            let listPath = path
             for i in 0..<count {
                 let item = json_array_get(json, i)!
-                items.append(try value(item, element, path: path + "[" + String(i) + "]", depth: depth + 1))
+                items.append(try value(item, element, path: listPath, index: i, depth: depth + 1))
             }
             return .list(items)
         case .map:
