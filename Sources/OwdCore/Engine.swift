@@ -168,6 +168,7 @@ final class Engine {
         } else {
             let path = path!
             try Engine.checkFile(path)
+            let hadWAL = access(path + "-wal", F_OK) == 0
             writer = try Connection(path: path, flags: SQLITE_OPEN_READWRITE)
             if sqlite3_db_readonly(writer.db, "main") == 1 {
                 throw OwdError.store("cannot open store \(path): the file is read-only")
@@ -175,8 +176,13 @@ final class Engine {
             do {
                 try Engine.configure(writer, options)   // its first statement reads the file
                 try Engine.prepareSchema(writer, path: path)
-            } catch OwdError.store(let message) {
-                throw Engine.explain(message, path: path)
+            } catch {
+                // Refused (e.g. a newer schema still in the -wal of a process that has the
+                // file open): leave the file as found. Closing the last connection would
+                // checkpoint commits that are not ours into it.
+                if hadWAL { writer.close(checkpoint: false) }
+                if case OwdError.store(let message) = error { throw Engine.explain(message, path: path) }
+                throw error
             }
             reader = try Connection(path: path, flags: SQLITE_OPEN_READONLY)
             try Engine.configure(reader!, options)

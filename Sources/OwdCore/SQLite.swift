@@ -26,9 +26,11 @@ final class Connection {
     deinit { close() }
 
     /// Finalizes every cached statement and closes the connection; later calls do nothing.
-    func close() {
+    /// `checkpoint: false` leaves the WAL as it is even when this is the last connection.
+    func close(checkpoint: Bool = true) {
         if closed { return }
         closed = true
+        if !checkpoint { _ = csqlite_no_checkpoint_on_close(db) }
         for s in statements.values { s.finalize() }
         statements = [:]
         sqlite3_close_v2(db)
