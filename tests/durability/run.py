@@ -288,6 +288,21 @@ def test_refusal(tmp):
         no_sidecars(p)
         messages.append(f"{name}: {message.split(': ', 1)[-1]}")
 
+    # A newer schema committed by a process that still has the store open: the version
+    # is only in the -wal, the file's header still says 2. Refused all the same.
+    live = os.path.join(tmp, "newer-in-wal.owd")
+    with open(live, "wb") as f:
+        f.write(store_bytes)
+    holder = sqlite3.connect(live, isolation_level=None)
+    holder.execute("PRAGMA wal_autocheckpoint=0")
+    holder.execute("PRAGMA user_version=3")
+    check(os.path.getsize(live + "-wal") > 0, "user_version did not go to the -wal")
+    before = sha(live)
+    message = expect_refused(live, ["newer"])
+    check(sha(live) == before, "newer-in-wal.owd was modified")
+    holder.close()
+    messages.append(f"newer-in-wal.owd: {message.split(': ', 1)[-1]}")
+
     # Read-only cases, as an unprivileged user (root ignores permission bits).
     ro = os.path.join(tmp, "ro")
     os.mkdir(ro)
