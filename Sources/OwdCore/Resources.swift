@@ -74,33 +74,32 @@ extension Store {
         return try Store.json(.object([("StackId", .string(id))]))
     }
 
-    func createLayer(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
+    /// CreateLayer and CreateApp: a resource of a stack the caller manages, kept as given.
+    private func createInStack(_ v: Value, _ kind: ResourceKind, _ operation: String,
+                               then: (Connection, _ id: String, _ body: String) throws -> Void = { _, _, _ in }) throws -> UnsafeMutablePointer<json_t> {
         let stackID = v["StackId"]!.string!
         let id = Store.newID()
         let createdAt = now()
-        let body = try Store.kept(v, .layer, dropping: ["StackId"])
+        let body = try Store.kept(v, kind, dropping: ["StackId"])
         try engine.write { c, change in
             let stack = try stackRow(c, stackID)
-            try authorize(c, "CreateLayer", stack: stack, need: .manage)
-            try insertResource(c, .layer, id: id, stackID: stackID, createdAt: createdAt, body: body, change: change)
+            try authorize(c, operation, stack: stack, need: .manage)
+            try insertResource(c, kind, id: id, stackID: stackID, createdAt: createdAt, body: body, change: change)
+            try then(c, id, body)
         }
-        return try Store.json(.object([("LayerId", .string(id))]))
+        return try Store.json(.object([(kind.idMember, .string(id))]))
+    }
+
+    func createLayer(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
+        try createInStack(v, .layer, "CreateLayer")
     }
 
     func createApp(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
-        let stackID = v["StackId"]!.string!
-        let id = Store.newID()
-        let createdAt = now()
-        let body = try Store.kept(v, .app, dropping: ["StackId"])
-        try engine.write { c, change in
-            let stack = try stackRow(c, stackID)
-            try authorize(c, "CreateApp", stack: stack, need: .manage)
-            try insertResource(c, .app, id: id, stackID: stackID, createdAt: createdAt, body: body, change: change)
-            let v = try c.prepare("INSERT INTO app_versions(app_id, version, body) VALUES(?, 1, ?)")
-            v.bind(1, id).bind(2, body)
-            try v.run()
+        try createInStack(v, .app, "CreateApp") { c, id, body in
+            let version = try c.prepare("INSERT INTO app_versions(app_id, version, body) VALUES(?, 1, ?)")
+            version.bind(1, id).bind(2, body)
+            try version.run()
         }
-        return try Store.json(.object([("AppId", .string(id))]))
     }
 
     func createInstance(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
