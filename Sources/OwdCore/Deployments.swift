@@ -9,7 +9,8 @@ extension Store {
     /// Walks the deployments a DescribeDeployments request selects, newest first, calling
     /// `visit` for each under the cache's read lock. Rules in the contract's order: at most
     /// one parameter; unknown IDs; permissions.
-    func selectDeployments(stackID: String?, appID: String?, deploymentIDs: [String]?,
+    /// `strings`: the visit reads each record's strings (JSON), not only the record (handles).
+    func selectDeployments(stackID: String?, appID: String?, deploymentIDs: [String]?, strings: Bool = true,
                            visit: (DeploymentRecord) -> Void) throws {
         if [stackID != nil, appID != nil, deploymentIDs != nil].filter({ $0 }).count > 1 {
             throw OwdError.validation(Store.describeDeploymentsMessage)
@@ -27,11 +28,7 @@ extension Store {
             }
             func walk(_ index: DeploymentIndex?) {
                 guard let index else { return }
-                var i = index.items.count
-                while i > 0 {
-                    i -= 1
-                    visit(index.items[i])
-                }
+                index.items.withUnsafeBufferPointer { Store.visit($0, reversed: true, strings: strings, visit) }
             }
             if let stackID {
                 guard let key = UUIDKey(stackID), cache.stacks[key] != nil else { throw Resource.stack.notFound(stackID) }
@@ -42,7 +39,7 @@ extension Store {
                 try check(stack)
                 walk(cache.byApp[key])
             } else if let deploymentIDs {
-                var found: [DeploymentRecord] = []
+                var found = ContiguousArray<DeploymentRecord>()
                 found.reserveCapacity(deploymentIDs.count)
                 var seen = Set<UUIDKey>(minimumCapacity: deploymentIDs.count)   // no rehashing while it fills
                 for id in deploymentIDs {
@@ -51,7 +48,7 @@ extension Store {
                 }
                 for r in found { try check(r.stackKey) }
                 found.sort { DeploymentIndex.before($1, $0.createdAt, $0.seq) }
-                found.forEach(visit)
+                found.withUnsafeBufferPointer { Store.visit($0, reversed: false, strings: strings, visit) }
             } else if let levels {
                 var i = cache.all.items.count
                 while i > 0 {
@@ -65,13 +62,42 @@ extension Store {
         }
     }
 
+    /// Visits `items` in order (backwards when `reversed`), prefetching the records ahead: in
+    /// a large store one answer's records lie far apart (created among other stacks'), and
+    /// waiting on each one's cache misses made query 1 on 1,000,000 deployments 1.47x slower
+    /// than on 10,000 with the same instructions.
+    @inline(__always)
+    static func visit(_ items: UnsafeBufferPointer<DeploymentRecord>, reversed: Bool, strings: Bool,
+                      _ visit: (DeploymentRecord) -> Void) {
+        let n = items.count
+        guard n > 0, let base = items.baseAddress else { return }
+        let words = UnsafeRawPointer(base)
+        let step = reversed ? -1 : 1
+        var i = reversed ? n - 1 : 0
+        // Objects far enough ahead to arrive in time (a handle costs a retain, JSON a
+        // microsecond), read without touching them; their strings 2 ahead.
+        let far = (strings ? 4 : 16) * step
+        for _ in 0..<n {
+            let far = i + far
+            if far >= 0 && far < n {
+                cjansson_prefetch(words.load(fromByteOffset: far * MemoryLayout<UnsafeRawPointer>.stride, as: UnsafeRawPointer.self))
+            }
+            if strings {
+                let near = i + 2 * step
+                if near >= 0 && near < n { items[near].prefetchStrings() }
+            }
+            visit(items[i])
+            i += step
+        }
+    }
+
     /// DescribeDeployments through records: a snapshot, newest first.
     public func describeDeployments(stackID: String?, appID: String?, deploymentIDs: [String]?) throws -> ContiguousArray<DeploymentRecord> {
         if let deploymentIDs, deploymentIDs.count > Limits.list {
             throw OwdError.validation("Parameter DeploymentIds has \(deploymentIDs.count) entries; the maximum is \(Limits.list)")
         }
         var out = ContiguousArray<DeploymentRecord>()
-        try selectDeployments(stackID: stackID, appID: appID, deploymentIDs: deploymentIDs) { out.append($0) }
+        try selectDeployments(stackID: stackID, appID: appID, deploymentIDs: deploymentIDs, strings: false) { out.append($0) }
         return out
     }
 
