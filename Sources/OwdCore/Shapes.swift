@@ -65,7 +65,15 @@ enum OperationShapes {
         guard let shape = requests[operation] else {
             throw OwdError.unknownOperation("Unknown operation \(operation)")
         }
-        guard let request else { return .object([]) }
+        guard let request else {
+            // NULL means {}, and {} is validated like any request: its required members are
+            // missing. (Returning an empty value here let UpdateApp, CreateDeployment and
+            // every operation with a required member reach a handler that force-unwraps it:
+            // a crash of the embedding process, found by fuzz-structured.)
+            guard let empty = json_object() else { throw OwdError.outOfMemory }
+            defer { cjansson_decref(empty) }
+            return try value(empty, shape, path: "", depth: 0)
+        }
         if cjansson_typeof(request) != Int32(JSON_OBJECT.rawValue) {
             throw OwdError.validation("The request must be a JSON object, not \(JSON.typeName(request))")
         }
