@@ -24,6 +24,21 @@
  *   it. Several processes may open the same store file at once. An owd_deployment_list
  *   is immutable: it may be read from many threads at once; freeing it must not race
  *   with reading it. owd_error_last() is per thread.
+ *
+ * Limits
+ *   Every request is bounded; input past a limit is refused before owd allocates for it,
+ *   with OWD_EVALIDATION ("ValidationException") and a message naming the member and the
+ *   maximum, and nothing is changed.
+ *   - A string member: 65,536 bytes of UTF-8 (CustomJson: 122,880). Strings must be
+ *     valid UTF-8 without NUL bytes. Member names (and map keys) likewise.
+ *   - A list member (DeploymentIds, InstanceIds, LayerIds, ...): 10,000 entries.
+ *   - A map member (Command.Args, Attributes): 1,000 entries.
+ *   - Nesting inside a request: 16 levels (the deepest request shape needs 5).
+ *   - owd_call_json's request text: 16 MiB (16,777,216 bytes), checked before parsing.
+ *     Text that jansson cannot parse (including nesting past jansson's own depth limit,
+ *     2,048) is OWD_EINVAL.
+ *   - C string arguments (path, operation, iam_user_arn): 65,536 bytes (OWD_EINVAL); the
+ *     IDs given to owd_describe_deployments follow the member limits above.
  */
 #ifndef OWD_H
 #define OWD_H

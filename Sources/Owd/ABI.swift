@@ -215,6 +215,10 @@ public func owd_call_json(_ store: OpaquePointer?, _ operation: UnsafePointer<CC
         let op = try required(argument(operation, "operation"), "operation")
         var parsed: UnsafeMutablePointer<json_t>?
         if let request, request.pointee != 0 {
+            // Bounded before parsing: jansson would otherwise build a tree of any size.
+            if strnlen(request, Limits.requestText + 1) > Limits.requestText {
+                throw OwdError.validation("request text is longer than \(Limits.requestText) bytes")
+            }
             var error = json_error_t()
             parsed = json_loads(request, Int(JSON_REJECT_DUPLICATES), &error)
             if parsed == nil {

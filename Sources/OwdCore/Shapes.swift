@@ -13,6 +13,9 @@ public enum Limits {
     public static let map = 1_000
     /// Nesting of JSON values inside a request (the deepest AWS shape needs 5).
     public static let depth = 16
+    /// The whole request text of owd_call_json, in bytes: checked before jansson parses
+    /// it, so that no text makes owd (or jansson) allocate without bound.
+    public static let requestText = 16 * 1024 * 1024
 }
 
 /// The shape of a request member, as the AWS model defines it. A class with plain
