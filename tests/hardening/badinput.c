@@ -337,14 +337,14 @@ static void walk(const char *op, const json_t *shape, place *p) {
             /* build() wraps the last key's value in a list: mark it and extend the path. */
             if (q.depth == 0 || q.list[q.depth - 1]) return; /* lists of lists: none in the table */
             q.list[q.depth - 1] = 1;
-            snprintf(q.path, sizeof q.path, "%s[0]", p->path);
+            if (snprintf(q.path, sizeof q.path, "%s[0]", p->path) >= (int)sizeof q.path) return; /* paths are short */
             if (strcmp(kind_of(el), "structure") == 0) walk(op, el, &q);
             else member_cases(op, el, &q);
         } else {
             q.keys[q.depth] = "k";
             q.list[q.depth] = 0;
             q.depth++;
-            snprintf(q.path, sizeof q.path, "%s.k", p->path);
+            if (snprintf(q.path, sizeof q.path, "%s.k", p->path) >= (int)sizeof q.path) return; /* paths are short */
             member_cases(op, el, &q);
         }
         return;
@@ -358,7 +358,7 @@ static void walk(const char *op, const json_t *shape, place *p) {
         q.keys[q.depth] = name;
         q.list[q.depth] = 0;
         q.depth++;
-        snprintf(q.path, sizeof q.path, "%s%s%s", p->path, p->depth ? "." : "", name);
+        if (snprintf(q.path, sizeof q.path, "%s%s%s", p->path, p->depth ? "." : "", name) >= (int)sizeof q.path) return; /* paths are short */
         /* A required member left out (alone in its structure): named by its path. */
         if (json_is_true(json_object_get(m, "required"))) {
             char needle[300];
