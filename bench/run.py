@@ -168,7 +168,7 @@ def main():
     ap.add_argument("--tool", required=True)
     ap.add_argument("--lib", required=True)
     ap.add_argument("--dir", required=True)
-    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--runs", type=int, default=15)
     args = ap.parse_args()
     tool = os.path.abspath(args.tool)
     d = os.path.abspath(args.dir)

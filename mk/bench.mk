@@ -5,7 +5,7 @@
 BENCH_DIR  := .build/bench
 BENCH_BIN  := $(BENCH_DIR)/owd_bench
 BENCH_VENV := .build/bench-venv
-BENCH_RUNS ?= 7
+BENCH_RUNS ?= 15
 
 $(BENCH_BIN): bench/owd_bench.c include/owd.h $(LIB)
 	@mkdir -p $(BENCH_DIR)

@@ -41,13 +41,20 @@ extension Store {
             } else if let deploymentIDs {
                 var found = ContiguousArray<DeploymentRecord>()
                 found.reserveCapacity(deploymentIDs.count)
-                var seen = Set<UUIDKey>(minimumCapacity: deploymentIDs.count)   // no rehashing while it fills
                 for id in deploymentIDs {
                     guard let key = UUIDKey(id), let r = cache.byID[key] else { throw Resource.deployment.notFound(id) }
-                    if seen.insert(key).inserted { found.append(r) }
+                    found.append(r)
                 }
                 for r in found { try check(r.stackKey) }
                 found.sort { DeploymentIndex.before($1, $0.createdAt, $0.seq) }
+                // A deployment named twice is answered once: sorted, its copies sit side by side
+                // (cheaper than a Set of the IDs, which cost as much as the lookups).
+                var unique = 0
+                for i in found.indices where unique == 0 || found[unique - 1] !== found[i] {
+                    found.swapAt(unique, i)
+                    unique += 1
+                }
+                found.removeLast(found.count - unique)
                 found.withUnsafeBufferPointer { Store.visit($0, reversed: false, strings: strings, visit) }
             } else if let levels {
                 var i = cache.all.items.count
