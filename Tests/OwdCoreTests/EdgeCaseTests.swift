@@ -31,7 +31,7 @@ struct EdgeCaseTests {
         let path = temporaryPath()
         let results = UnsafeMutablePointer<Result<Store, Error>?>.allocate(capacity: 4)
         results.initialize(repeating: nil, count: 4)
-        defer { results.deallocate() }
+        defer { results.deinitialize(count: 4); results.deallocate() }   // releases the stores (ASan: leaked)
         DispatchQueue.concurrentPerform(iterations: 4) { i in
             results[i] = Result { try Store(path: path) }
         }
