@@ -180,7 +180,7 @@ static void reset(void) {
 /* The request with placeholders replaced by the fixture's IDs (malloc'd, NUL-terminated;
  * bytes after an embedded NUL are kept, *length counts them). */
 static char *substitute(const uint8_t *data, size_t size, size_t *length) {
-    char *out = malloc(size * 8 + 1), *o = out;
+    char *out = malloc(size * 10 + 1), *o = out; /* "$APP" (4 bytes) becomes 36 */
     if (!out) abort();
     for (size_t i = 0; i < size;) {
         int hit = -1;
