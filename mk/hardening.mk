@@ -106,7 +106,8 @@ sanitize: sanitize-swift-asan sanitize-c-asan sanitize-tsan
 
 sanitize-swift-asan: | deps
 	@echo "== swift test under AddressSanitizer (C targets with UBSan)"
-	$(SAN_ENV) $(SWIFT) test --scratch-path $(ASAN_SCRATCH) -Xswiftc -sanitize=address $(UBSAN_XCC)
+	$(SAN_ENV) LSAN_OPTIONS=suppressions=$(CURDIR)/tests/hardening/lsan.supp \
+	  $(SWIFT) test --scratch-path $(ASAN_SCRATCH) -Xswiftc -sanitize=address $(UBSAN_XCC)
 
 $(ASAN_LIB): $(SOURCES) | deps
 	$(SWIFT) build --scratch-path $(ASAN_SCRATCH) --product owd -Xswiftc -sanitize=address $(UBSAN_XCC)
@@ -138,18 +139,22 @@ sanitize-c-asan: $(ASAN_LIB) $(SHAPES_JSON) | $(ASAN_SCRATCH)/c
 
 # ThreadSanitizer: the threaded Swift tests, and the C tests (their thread tests) against a
 # TSan build of the library.
+# The TSan runtime intercepts libdispatch and Blocks: the test runner must link them.
+SWIFT_LIBDIR := $(realpath $(SWIFT_BIN)../lib/swift/linux)
+TSAN_LINK := -Xlinker -ldispatch -Xlinker -lBlocksRuntime
 TSAN_SWIFT_FILTER ?= visibleFromEveryThread|EdgeCase|[Tt]hread|[Cc]oncurren
 $(TSAN_LIB): $(SOURCES) | deps
-	$(SWIFT) build --scratch-path $(TSAN_SCRATCH) --product owd -Xswiftc -sanitize=thread
+	$(SWIFT) build --scratch-path $(TSAN_SCRATCH) --product owd -Xswiftc -sanitize=thread $(TSAN_LINK)
 	@touch $@
 
 sanitize-tsan: $(TSAN_LIB) | deps
 	@echo "== threaded tests under ThreadSanitizer"
-	$(SAN_ENV) $(SWIFT) test --scratch-path $(TSAN_SCRATCH) -Xswiftc -sanitize=thread --filter '$(TSAN_SWIFT_FILTER)'
+	$(SAN_ENV) $(SWIFT) test --scratch-path $(TSAN_SCRATCH) -Xswiftc -sanitize=thread $(TSAN_LINK) --filter '$(TSAN_SWIFT_FILTER)'
 	@mkdir -p $(TSAN_SCRATCH)/c
 	@if [ -f tests/c/test_abi.c ]; then \
 	  $(SAN_CC) $(SAN_CFLAGS) -fsanitize=thread -o $(TSAN_SCRATCH)/c/test_abi tests/c/test_abi.c \
-	    -L$(TSAN_SCRATCH)/debug -lowd -ljansson -lpthread -Wl,-rpath,$(CURDIR)/$(TSAN_SCRATCH)/debug && \
+	    -L$(TSAN_SCRATCH)/debug -lowd -ljansson -lpthread -Wl,-rpath,$(CURDIR)/$(TSAN_SCRATCH)/debug \
+	    -L$(SWIFT_LIBDIR) -ldispatch -lBlocksRuntime -Wl,-rpath,$(SWIFT_LIBDIR) && \
 	  $(SAN_ENV) TSAN_OPTIONS=halt_on_error=1 $(TSAN_SCRATCH)/c/test_abi 2> $(TSAN_SCRATCH)/c/test_abi.log \
 	    || { tail -c 20000 $(TSAN_SCRATCH)/c/test_abi.log; exit 1; }; \
 	fi
