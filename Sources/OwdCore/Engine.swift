@@ -137,8 +137,9 @@ final class Cache {
 /// every handle (`Store`) opened on it with `as`.
 final class Engine {
     static let applicationID: Int32 = 0x6F77_6431   // "owd1"
-    /// 1: the first schema. 2: app versions (rollback) and the app version a deployment deployed.
-    static let schemaVersion: Int32 = 2
+    /// 1: the first schema. 2: app versions (rollback) and the app version a deployment
+    /// deployed. 3: stacks and apps indexed by change, so a cache refresh never scans them.
+    static let schemaVersion: Int32 = 3
 
     let path: String?
     /// Every write, and in-memory stores' reads, go through `writer`.
@@ -384,6 +385,10 @@ final class Engine {
                 PRIMARY KEY(app_id, version)) WITHOUT ROWID;
             INSERT INTO app_versions SELECT id, 1, body FROM apps;
             ALTER TABLE deployments ADD COLUMN app_version INTEGER;
+            """,
+        2: """
+            CREATE INDEX stacks_change ON stacks(change_seq);
+            CREATE INDEX apps_change ON apps(change_seq);
             """,
     ]
 

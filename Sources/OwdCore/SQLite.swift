@@ -82,10 +82,11 @@ final class Connection {
     /// Runs `body` in a transaction. IMMEDIATE takes the write lock up front (waiting up
     /// to the busy timeout) so a write never fails half-way on a lock upgrade.
     func transaction<T>(immediate: Bool, _ body: () throws -> T) throws -> T {
-        try exec(immediate ? "BEGIN IMMEDIATE" : "BEGIN")
+        // Prepared once: a read that refreshes the cache runs a transaction every call.
+        try prepare(immediate ? "BEGIN IMMEDIATE" : "BEGIN").run()
         do {
             let result = try body()
-            try exec("COMMIT")
+            try prepare("COMMIT").run()
             return result
         } catch {
             _ = sqlite3_exec(db, "ROLLBACK", nil, nil, nil)

@@ -17,6 +17,9 @@ import sys
 import tempfile
 import time
 
+# The schema version this library writes (Engine.schemaVersion in Sources/OwdCore/Engine.swift).
+SCHEMA_VERSION = 3
+
 TOOL = None
 # Root ignores permission bits: the read-only cases run as nobody (as the caller when
 # not root, whose own permission bits apply).
@@ -260,7 +263,7 @@ def test_refusal(tmp):
 
     newer = case("newer.owd", store_bytes, ["newer"])
     db = sqlite3.connect(newer)
-    db.execute("PRAGMA user_version=3")
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
     db.close()
     case("random.owd", os.urandom(16384), ["not an SQLite database", "not an owd store"])
     case("truncated-odd.owd", store_bytes[:len(store_bytes) // 2 + 1000], ["truncated"])
@@ -289,13 +292,13 @@ def test_refusal(tmp):
         messages.append(f"{name}: {message.split(': ', 1)[-1]}")
 
     # A newer schema committed by a process that still has the store open: the version
-    # is only in the -wal, the file's header still says 2. Refused all the same.
+    # is only in the -wal, the file's header still says SCHEMA_VERSION. Refused all the same.
     live = os.path.join(tmp, "newer-in-wal.owd")
     with open(live, "wb") as f:
         f.write(store_bytes)
     holder = sqlite3.connect(live, isolation_level=None)
     holder.execute("PRAGMA wal_autocheckpoint=0")
-    holder.execute("PRAGMA user_version=3")
+    holder.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
     check(os.path.getsize(live + "-wal") > 0, "user_version did not go to the -wal")
     before = sha(live)
     message = expect_refused(live, ["newer"])
@@ -417,11 +420,11 @@ def test_upgrade(tmp):
     check(len(r.must("DescribeDeployments", {"AppId": app})["Deployments"]) == 2, "second deployment missing")
     r.close()
     integrity(old)
-    check(sql(old, "PRAGMA user_version") == [(2,)], "not upgraded to version 2")
+    check(sql(old, "PRAGMA user_version") == [(SCHEMA_VERSION,)], f"not upgraded to version {SCHEMA_VERSION}")
     check(sql(old, "PRAGMA journal_mode") == [("wal",)], "the upgraded store is not in WAL mode")
     versions = sql(old, "SELECT count(*) FROM app_versions WHERE app_id = ?", (app,))[0][0]
     check(versions == 2, f"{versions} app versions")
-    return f"v1 store upgraded to 2; app, deployment {dep[:8]}.. served; UpdateApp and a new deployment {dep2[:8]}.. work"
+    return f"v1 store upgraded to {SCHEMA_VERSION}; app, deployment {dep[:8]}.. served; UpdateApp and a new deployment {dep2[:8]}.. work"
 
 
 def test_new_file_mode(tmp):
