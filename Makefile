@@ -64,7 +64,7 @@ install: $(LIB)
 	-[ -z "$(DESTDIR)" ] && command -v ldconfig >/dev/null && ldconfig
 
 clean:
-	rm -rf .build build
+	rm -rf .build .build-* build bindings/python/build
 
 -include mk/*.mk
 
