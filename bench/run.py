@@ -261,7 +261,9 @@ def main():
     else:
         rows.append(("8", "Python: %s" % pyr.get("python", {}).get("error", "no result"), "—", "—", "—", "≤ 1.5x",
                      "not measured"))
-    r9 = max(ratio(b1["owd"], q1["owd"]), ratio(b3["owd"], q3["owd"]), ratio(b4["owd"], q4["owd"]))
+    # "Reads" are all of them, the handles (2) included: the worst busy/quiet ratio is judged.
+    r9 = max(ratio(b1["owd"], q1["owd"]), ratio(b3["owd"], q3["owd"]), ratio(b4["owd"], q4["owd"]),
+             ratio(b1["handles"], q1["handles"]))
     # The floors slow down too (the writer takes one of the machine's cores): owd's slowdown
     # beyond its floor's is what owd itself adds (each read first loads what the writer committed).
     own = max(ratio(b1["owd"], q1["owd"]) / ratio(b1["floor"], q1["floor"]),

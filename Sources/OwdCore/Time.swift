@@ -61,25 +61,31 @@ public struct UUIDKey: Hashable, Sendable {
         self = key
     }
 
-    static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> UUIDKey? {
-        guard bytes.count == 36 else { return nil }
-        var high: UInt64 = 0, low: UInt64 = 0, n = 0
-        for i in 0..<36 {
-            let c = bytes[i]
-            if i == 8 || i == 13 || i == 18 || i == 23 {
-                if c != 45 { return nil }
-                continue
-            }
-            let v: UInt64
-            switch c {
-            case 48...57: v = UInt64(c - 48)
-            case 97...102: v = UInt64(c - 87)
-            default: return nil
-            }
-            if n < 16 { high = high << 4 | v } else { low = low << 4 | v }
-            n += 1
+    /// Hex digit values of lowercase hex, 0xFF for every other byte.
+    private static let hexValues: [UInt8] = (0..<256).map { c in
+        switch c {
+        case 48...57: return UInt8(c - 48)
+        case 97...102: return UInt8(c - 87)
+        default: return 0xFF
         }
-        return UUIDKey(high: high, low: low)
+    }
+
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> UUIDKey? {
+        guard bytes.count == 36, bytes[8] == 45, bytes[13] == 45, bytes[18] == 45, bytes[23] == 45 else { return nil }
+        return hexValues.withUnsafeBufferPointer { table -> UUIDKey? in
+            var bad: UInt8 = 0
+            @inline(__always) func hex(_ from: Int, _ to: Int, into v: inout UInt64) {
+                for i in from..<to {
+                    let d = table[Int(bytes[i])]
+                    bad |= d
+                    v = v << 4 | UInt64(d & 0xF)
+                }
+            }
+            var high: UInt64 = 0, low: UInt64 = 0
+            hex(0, 8, into: &high); hex(9, 13, into: &high); hex(14, 18, into: &high)
+            hex(19, 23, into: &low); hex(24, 36, into: &low)
+            return bad & 0xF0 == 0 ? UUIDKey(high: high, low: low) : nil
+        }
     }
 
     init(high: UInt64, low: UInt64) {

@@ -130,7 +130,14 @@ public enum JSON {
         guard let pointer else { return nil }
         return pointer.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
             let buffer = UnsafeBufferPointer(start: bytes, count: length)
-            if buffer.contains(0) { return nil }
+            // One pass for NUL and non-ASCII: IDs, the common case, are ASCII and need no
+            // further validation (the generic validator costs a metadata lookup per call).
+            var high: UInt8 = 0
+            for b in buffer {
+                if b == 0 { return nil }
+                high |= b
+            }
+            if high < 0x80 { return String(decoding: buffer, as: UTF8.self) }
             return String(validating: buffer, as: UTF8.self)
         }
     }

@@ -44,3 +44,34 @@ struct EdgeCaseTests {
         #expect((seen["Stacks"] as! [[String: Any]]).count == 1)
     }
 }
+
+/// IDs are parsed into 128-bit keys for the cache: only the canonical lowercase form of a
+/// UUID is an ID owd made; anything else is simply not found.
+@Suite("ID keys")
+struct IDKeyTests {
+    @Test("A canonical lowercase UUID round-trips through its key")
+    func roundTrip() {
+        for _ in 0..<100 {
+            let id = UUIDKey.random().string
+            #expect(UUIDKey(id)?.string == id)
+            #expect(UUID(uuidString: id) != nil)
+        }
+        #expect(UUIDKey("6ed0df4c-9ef7-4812-8dac-d54a05be1029")?.string == "6ed0df4c-9ef7-4812-8dac-d54a05be1029")
+    }
+
+    @Test("Upper case, wrong dashes, wrong length and non-hex text are no key", arguments: [
+        "6ED0DF4C-9EF7-4812-8DAC-D54A05BE1029", "6ed0df4c9ef7-4812-8dac-d54a05be1029-", "6ed0df4c-9ef7-4812-8dac-d54a05be102",
+        "6ed0df4c-9ef7-4812-8dac-d54a05be10299", "6ed0df4g-9ef7-4812-8dac-d54a05be1029", "", "6ed0df4c 9ef7 4812 8dac d54a05be1029",
+        "6ed0df4c-9ef7-4812-8dac-d54a05be10\u{e9}",
+    ])
+    func refused(_ text: String) {
+        #expect(UUIDKey(text) == nil)
+    }
+
+    @Test("Generated IDs are version 4, variant 10")
+    func versionAndVariant() {
+        let id = Array(UUIDKey.random().string)
+        #expect(id[14] == "4")
+        #expect("89ab".contains(id[19]))
+    }
+}
