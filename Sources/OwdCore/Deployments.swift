@@ -141,16 +141,26 @@ extension Store {
         let online: Bool
         let windows: Bool
         let layerIDs: [String]
+
+        static let columns = "id, stack_id, status, layer_ids, os FROM instances"
+
+        /// A row of `SELECT \(columns)`. An instance whose Os starts with "Microsoft
+        /// Windows" is a Windows instance (section 9); any other, or none, is Linux.
+        init(_ s: Statement) {
+            id = s.string(0) ?? ""
+            stackID = s.string(1) ?? ""
+            online = s.string(2) == "online"
+            layerIDs = (s.string(3) ?? "").split(separator: ",").map(String.init)
+            windows = (s.string(4) ?? "").hasPrefix("Microsoft Windows")
+        }
     }
 
     func instanceRow(_ c: Connection, _ id: String) throws -> InstanceRow {
-        let s = try c.prepare("SELECT stack_id, status, layer_ids, os FROM instances WHERE id=?")
+        let s = try c.prepare("SELECT \(InstanceRow.columns) WHERE id=?")
         s.bind(1, id)
         defer { s.reset() }
         guard try s.step() else { throw Resource.instance.notFound(id) }
-        return InstanceRow(id: id, stackID: s.string(0) ?? "", online: s.string(1) == "online",
-                           windows: (s.string(3) ?? "").hasPrefix("Microsoft Windows"),
-                           layerIDs: (s.string(2) ?? "").split(separator: ",").map(String.init))
+        return InstanceRow(s)
     }
 
     static func flag(_ args: [(String, [String])], _ key: String) -> [String]? {
@@ -265,15 +275,11 @@ extension Store {
         var seen = Set<String>()
         for i in instances where seen.insert(i.id).inserted { targets.append(i) }
         if instances.isEmpty || !layerIDs.isEmpty {
-            let s = try c.prepare("SELECT id, layer_ids, os FROM instances WHERE stack_id=? AND status='online' ORDER BY seq")
+            let s = try c.prepare("SELECT \(InstanceRow.columns) WHERE stack_id=? AND status='online' ORDER BY seq")
             s.bind(1, stackID)
             defer { s.reset() }
             var online: [InstanceRow] = []
-            while try s.step() {
-                online.append(InstanceRow(id: s.string(0) ?? "", stackID: stackID, online: true,
-                                          windows: (s.string(2) ?? "").hasPrefix("Microsoft Windows"),
-                                          layerIDs: (s.string(1) ?? "").split(separator: ",").map(String.init)))
-            }
+            while try s.step() { online.append(InstanceRow(s)) }
             if instances.isEmpty && layerIDs.isEmpty {
                 return online
             }
