@@ -110,27 +110,28 @@ extension Store {
 
     /// `{"Deployments": [...]}` for a list of records (new reference).
     public static func deploymentsJSON<C: Collection>(_ records: C) throws -> UnsafeMutablePointer<json_t> where C.Element == DeploymentRecord {
-        guard let array = json_array(), let object = json_object() else { throw OwdError.outOfMemory }
-        var failed: Int32 = json_object_set_new_nocheck(object, cString("Deployments"), array)
-        for r in records { failed |= json_array_append_new(array, r.json()) }
-        if failed != 0 { cjansson_decref(object); throw OwdError.outOfMemory }
-        return object
+        try deploymentsJSON { append in records.forEach(append) }
     }
 
-    func describeDeployments(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
+    /// `{"Deployments": [...]}` with the records `fill` hands to its argument, in order.
+    static func deploymentsJSON(_ fill: ((DeploymentRecord) -> Void) throws -> Void) throws -> UnsafeMutablePointer<json_t> {
         guard let array = json_array(), let object = json_object() else { throw OwdError.outOfMemory }
         var failed: Int32 = json_object_set_new_nocheck(object, cString("Deployments"), array)
         do {
-            try selectDeployments(stackID: v["StackId"]?.string, appID: v["AppId"]?.string,
-                                  deploymentIDs: v["DeploymentIds"]?.strings) { r in
-                failed |= json_array_append_new(array, r.json())
-            }
+            try fill { r in failed |= json_array_append_new(array, r.json()) }
         } catch {
             cjansson_decref(object)
             throw error
         }
         if failed != 0 { cjansson_decref(object); throw OwdError.outOfMemory }
         return object
+    }
+
+    func describeDeployments(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
+        try Store.deploymentsJSON { append in
+            try selectDeployments(stackID: v["StackId"]?.string, appID: v["AppId"]?.string,
+                                  deploymentIDs: v["DeploymentIds"]?.strings, visit: append)
+        }
     }
 
     // MARK: CreateDeployment (section 4)
