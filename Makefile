@@ -3,8 +3,12 @@ PREFIX  ?= /usr/local
 SWIFT   ?= swift
 CC      ?= cc
 PYTHON  ?= python3
-VERSION := 0.1.0
+# The version is written once, in VERSION (tests/version/check.py checks the header against it).
+VERSION := $(shell cat $(CURDIR)/VERSION)
 SONAME  := libowd.so.0
+LDCONFIG ?= ldconfig
+# make install runs ldconfig for these prefixes only (and never with DESTDIR).
+LDCONFIG_PREFIXES ?= /usr /usr/local
 
 RELEASE := .build/release
 LIB     := $(RELEASE)/libowd.so
@@ -16,7 +20,7 @@ SOURCES := $(shell find Sources include -name '*.swift' -o -name '*.c' -o -name 
 # Every suite adds its target here (see mk/*.mk); `make test` runs them all.
 TEST_TARGETS := test-swift
 
-.PHONY: all build deps demo test test-swift install clean
+.PHONY: all build deps demo test test-swift install clean print-version
 all: build
 
 # System packages: jansson and SQLite headers, valgrind for the C tests.
@@ -61,13 +65,20 @@ install: $(LIB)
 	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libowd.so
 	install -m 0644 include/owd.h $(DESTDIR)$(PREFIX)/include/owd.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' owd.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/owd.pc
-	-[ -z "$(DESTDIR)" ] && command -v ldconfig >/dev/null && ldconfig
+	@# The loader's cache covers the system's folders only: elsewhere ldconfig does nothing
+	@# useful, and for a staged DESTDIR install it would touch the running system.
+	@case " $(LDCONFIG_PREFIXES) " in *" $(PREFIX) "*) \
+	  if [ -z "$(DESTDIR)" ]; then echo "$(LDCONFIG)"; $(LDCONFIG); fi ;; esac
 
 clean:
 	rm -rf .build .build-* build bindings/python/build
 
 -include mk/*.mk
 
-# Runs every suite and fails when any fails.
-test: $(TEST_TARGETS)
-	@echo "make test: all suites passed ($(TEST_TARGETS))"
+print-version:
+	@echo $(VERSION)
+
+# Runs every suite (each one also works alone: make test-python, ...), even after one has
+# failed, then prints one summary line per suite, and fails when any failed.
+test:
+	@$(PYTHON) tests/run_suites.py --make "$(MAKE)" $(TEST_TARGETS)

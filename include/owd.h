@@ -144,12 +144,14 @@ int owd_store_options_init(owd_store_options *opts, unsigned int version);
 
 /* Opens (creating if needed) the store at `path`.
  *   path: a file name; NULL or ":memory:" opens a new private in-memory store.
+ *         "" is refused (OWD_EINVAL, "path is empty: ..."): an empty path is most
+ *         often an unset variable, and taking it as in-memory would lose the data.
  *         A new file is created with mode 0600. An existing empty file becomes a new
  *         store. A file that is not an owd store, or has a newer schema, is refused
  *         (OWD_ESTORE) and left untouched; an older schema is upgraded.
  *   options: NULL for the defaults.
  * On success *out is a new handle, released with owd_store_close.
- * Errors: OWD_EINVAL (out NULL, bad options, path or iam_user_arn not UTF-8), OWD_ESTORE,
+ * Errors: OWD_EINVAL (out NULL, bad options, path "" or not UTF-8, iam_user_arn not UTF-8), OWD_ESTORE,
  * OWD_EBUSY, OWD_ENOMEM. */
 int owd_store_open(owd_store **out, const char *path, const owd_store_options *options);
 

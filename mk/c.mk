@@ -7,7 +7,7 @@ C_TEST_ABI  := $(C_TESTS)/test_abi
 C_EXAMPLE   := $(RELEASE)/example-deployments
 VALGRIND_SUPP := tests/c/valgrind.supp
 
-.PHONY: test-c test-c-abi test-c-symbols test-c-memcheck test-c-self-contained test-c-install
+.PHONY: test-c test-c-abi test-c-symbols test-c-memcheck test-c-self-contained test-c-install test-c-readme
 
 $(C_TEST_ABI): tests/c/test_abi.c tests/c/harness.h include/owd.h $(LIB)
 	@mkdir -p $(@D)
@@ -20,6 +20,7 @@ test-c: $(LIB) $(C_TEST_ABI) $(C_EXAMPLE)
 	@$(MAKE) --no-print-directory test-c-memcheck
 	@$(MAKE) --no-print-directory test-c-self-contained
 	@$(MAKE) --no-print-directory test-c-install
+	@$(MAKE) --no-print-directory test-c-readme
 	@echo "test-c: passed"
 
 test-c-abi: $(C_TEST_ABI)
@@ -42,5 +43,9 @@ test-c-self-contained: $(LIB) $(C_TEST_ABI) $(C_EXAMPLE)
 test-c-install: $(LIB) | deps
 	@echo "== make install PREFIX=<tmp> + pkg-config"
 	@sh tests/c/install.sh "$(MAKE)" "$(CC)" $(VERSION)
+
+test-c-readme: $(LIB) | deps
+	@echo "== README.md's C snippet against make install PREFIX=<tmp>"
+	@sh tests/c/readme.sh "$(MAKE)"
 
 TEST_TARGETS += test-c

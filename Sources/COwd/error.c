@@ -65,3 +65,7 @@ const owd_error *owdi_error_get(void) {
     return &e->error;
 }
 
+
+const char *owdi_version_string(void) {
+    return OWD_VERSION_STRING;
+}

@@ -96,13 +96,12 @@ public func owd_json_decref(_ json: UnsafeMutablePointer<json_t>?) {
 
 @c @implementation
 public func owd_version_number() -> Int32 {
-    1000
+    OWD_VERSION_NUMBER   // the header's: VERSION is written once (tests/version/check.py)
 }
 
 @c @implementation
 public func owd_version_string() -> UnsafePointer<CChar>? {
-    let s: StaticString = "0.1.0"
-    return UnsafeRawPointer(s.utf8Start).assumingMemoryBound(to: CChar.self)
+    owdi_version_string()
 }
 
 // MARK: Stores

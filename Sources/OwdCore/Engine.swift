@@ -159,7 +159,9 @@ final class Engine {
             throw OwdError.invalidArgument("busy_timeout_ms must be >= 0")
         }
         self.clock = options.clock ?? { Int64(time(nil)) }
-        let memory = path == nil || path == ":memory:" || path == ""
+        // "" is refused, not taken as in-memory: it is most often an unset variable.
+        if path == "" { throw OwdError.invalidArgument("path is empty: name a store file, or pass NULL or \":memory:\" for a private in-memory store") }
+        let memory = path == nil || path == ":memory:"
         self.path = memory ? nil : path
         if memory {
             writer = try Connection(path: ":memory:", flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)

@@ -259,6 +259,15 @@ static void store_open_with_null_path_and_options_is_a_private_memory_store(void
     owd_store_close(b);
 }
 
+/* "" names no file, and is not taken as in-memory (an unset variable would lose data). */
+static void store_open_refuses_an_empty_path(void) {
+    owd_store *store = SENTINEL;
+    CHECK_INT(owd_store_open(&store, "", NULL), OWD_EINVAL);
+    CHECK(store == NULL);
+    CHECK_EINVAL_NAMING("path is empty");
+    CHECK_EINVAL_NAMING(":memory:");
+}
+
 static void store_open_refuses_bad_options(void) {
     struct { const char *name; owd_store_options options; const char *needle; } cases[] = {
         { "version 0", OWD_STORE_OPTIONS_INIT, "version" },
@@ -1143,6 +1152,7 @@ int main(void) {
     RUN(store_options_init_refuses_null_and_bad_versions);
     RUN(store_open_refuses_null_out);
     RUN(store_open_with_null_path_and_options_is_a_private_memory_store);
+    RUN(store_open_refuses_an_empty_path);
     RUN(store_open_refuses_bad_options);
     RUN(text_arguments_that_are_not_utf8_are_invalid_arguments);
     RUN(store_open_accepts_every_durability_and_a_zero_timeout);

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -24,6 +25,11 @@ TOOL = None
 # Root ignores permission bits: the read-only cases run as nobody (as the caller when
 # not root, whose own permission bits apply).
 NOBODY = 65534 if os.geteuid() == 0 else None
+# What nobody runs: a copy of the tool and of libowd.so.0 in a world-readable folder, since
+# nobody cannot enter a clone in a 0700 folder (home directories, mktemp -d), where the
+# tool and the library its rpath names live. Made by main().
+NOBODY_TOOL = None
+NOBODY_ENV = None
 RUNNING, SUCCESSFUL, FAILED = 0, 1, 2
 
 
@@ -41,9 +47,11 @@ class Repl:
 
     def __init__(self, path, busy_ms=5000, durability=0, as_user=None):
         argv = [TOOL, "repl", path, str(busy_ms), str(durability)]
+        env = None
         if as_user is not None:
+            argv[0], env = (NOBODY_TOOL, NOBODY_ENV) if as_user == NOBODY else (TOOL, None)
             argv = ["setpriv", f"--reuid={as_user}", f"--regid={as_user}", "--clear-groups"] + argv
-        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         self.open_line = self.p.stdout.readline().strip()
         self.ok = self.open_line == "OPEN OK"
 
@@ -523,6 +531,27 @@ TESTS = [test_new_file_mode, test_fsync, test_refusal, test_upgrade, test_visibi
          test_processes, test_crash]
 
 
+def copy_for_nobody(folder):
+    """Copies the tool and the libowd.so.0 it loads into `folder` (world-readable) and
+    checks that nobody can run the copy."""
+    global NOBODY_TOOL, NOBODY_ENV
+    ldd = subprocess.run(["ldd", TOOL], capture_output=True, text=True, check=True).stdout
+    libs = [line.split("=>")[1].split("(")[0].strip() for line in ldd.splitlines()
+            if line.strip().startswith("libowd.so")]
+    check(len(libs) == 1 and os.path.isfile(libs[0]), f"ldd {TOOL} names no libowd.so: {ldd}")
+    os.chmod(folder, 0o755)
+    NOBODY_TOOL = os.path.join(folder, os.path.basename(TOOL))
+    shutil.copy(TOOL, NOBODY_TOOL)
+    shutil.copy(libs[0], os.path.join(folder, "libowd.so.0"))   # the SONAME the tool needs
+    for name in os.listdir(folder):
+        os.chmod(os.path.join(folder, name), 0o755)
+    NOBODY_ENV = dict(os.environ, LD_LIBRARY_PATH=folder)
+    probe = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                            NOBODY_TOOL, "repl", ":memory:", "0", "2"], input="", env=NOBODY_ENV,
+                           capture_output=True, text=True)
+    check(probe.stdout.startswith("OPEN OK"), f"nobody cannot run {NOBODY_TOOL}: {probe.stdout}{probe.stderr}")
+
+
 def main():
     global TOOL
     ap = argparse.ArgumentParser()
@@ -532,6 +561,13 @@ def main():
     TOOL = os.path.abspath(args.tool)
     failed = 0
     t_all = time.monotonic()
+    if NOBODY is not None:
+        nobody_dir = tempfile.TemporaryDirectory(prefix="owd-durability-nobody-")
+        try:
+            copy_for_nobody(nobody_dir.name)
+        except Exception as e:
+            print(f"FAIL setup: {e}", flush=True)
+            return 1
     for test in TESTS:
         if args.k and args.k not in test.__name__:
             continue

@@ -6,6 +6,8 @@
 
 boto3_client(client) gives a real botocore client answered by the same store.
 """
+import os as _os
+
 from ._lib import lib as _library
 from .exceptions import (AccessDeniedException, ClientClosedError, ClientError, InternalError,
                          InvalidArgumentError, OutOfMemoryError, OwdError, ResourceNotFoundException,
@@ -13,10 +15,12 @@ from .exceptions import (AccessDeniedException, ClientClosedError, ClientError, 
 from .client import OPERATIONS, Client
 from .bridge import boto3_client
 
-__version__ = "0.1.0"
+# The repository's VERSION (a symlink in the source tree, a copy in the wheel).
+with open(_os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "VERSION"), encoding="ascii") as _f:
+    __version__ = _f.read().strip()
 library_version = _library.owd_version_string().decode("ascii")
 
 __all__ = ["Client", "boto3_client", "ClientError", "ValidationException",
            "ResourceNotFoundException", "AccessDeniedException", "WaiterError", "OwdError",
            "InvalidArgumentError", "ClientClosedError", "StoreBusyError", "StoreError",
-           "OutOfMemoryError", "InternalError", "OPERATIONS", "library_version"]
+           "OutOfMemoryError", "InternalError", "OPERATIONS", "library_version", "__version__"]

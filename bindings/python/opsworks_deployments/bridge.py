@@ -10,6 +10,7 @@ JSON 1.1 error body, which botocore turns into client.exceptions.* as usual.
 import json
 import os
 import uuid
+from email.utils import formatdate
 
 from . import _lib
 from . import exceptions as _exc
@@ -45,9 +46,9 @@ def _answer(owd_client, request, operation_name):
         status, data = 400, json.dumps({"__type": error["Code"], "message": error["Message"]}).encode("utf-8")
     headers = {"x-amzn-RequestId": str(uuid.uuid4()),
                "Content-Type": "application/x-amz-json-1.1",
-               "Content-Length": str(len(data))}
+               "Content-Length": str(len(data)),
+               "Date": formatdate(usegmt=True)}
     return AWSResponse(request.url, status, headers, _Body(data))
-
 
 
 def boto3_client(client, *, region_name="us-east-1", config=None, session=None):
@@ -58,7 +59,11 @@ def boto3_client(client, *, region_name="us-east-1", config=None, session=None):
     config: a botocore.config.Config, e.g. to turn off client-side parameter validation.
     session: a botocore Session to build the client from (default: a new one).
     """
-    import botocore.session
+    try:
+        import botocore.session
+    except ImportError as e:
+        raise ImportError('boto3_client() needs botocore, which is not installed: '
+                          'pip install "opsworks-deployments[boto3]"', name=e.name) from e
 
     if session is None:
         session = botocore.session.Session()

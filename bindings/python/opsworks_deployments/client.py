@@ -4,12 +4,19 @@ import json
 import os
 import re
 import threading
+import uuid
 import weakref
+from email.utils import formatdate
 
 from . import _lib
 from ._lib import lib
 from . import exceptions as _exc
 from .waiter import Waiter, waiter_names
+
+try:  # optional, never required: orjson decodes large answers faster than json
+    from orjson import loads as _loads
+except ImportError:
+    _loads = json.loads
 
 # Every operation of behaviour.md by AWS name; each becomes a snake_case method.
 OPERATIONS = (
@@ -89,6 +96,21 @@ class _Handle:
         return self._closed
 
 
+def _response(body):
+    """The response dict of an answer's JSON text, with the ResponseMetadata boto3 adds:
+    what botocore shows for a 200 x-amz-json-1.1 answer from AWS (boto3_client's too)."""
+    response = _loads(body)
+    request_id = str(uuid.uuid4())
+    response["ResponseMetadata"] = {
+        "RequestId": request_id,
+        "HTTPStatusCode": 200,
+        "HTTPHeaders": {"x-amzn-requestid": request_id, "content-type": "application/x-amz-json-1.1",
+                        "content-length": str(len(body)), "date": formatdate(usegmt=True)},
+        "RetryAttempts": 0,
+    }
+    return response
+
+
 def _json_default(value):
     raise TypeError("Parameter validation failed: a value of type %s cannot be sent as JSON"
                     % type(value).__name__)
@@ -97,7 +119,9 @@ def _json_default(value):
 class Client:
     """A boto3-compatible OpsWorks client on an owd store.
 
-    path: the store file; None or ":memory:" opens a private in-memory store.
+    path: the store file; None or ":memory:" opens a private in-memory store. "" is refused
+        (InvalidArgumentError): it is most often an unset variable, and an in-memory store
+        would silently lose the data.
     iam_user_arn: the caller; None is the embedding program itself, which may do everything.
     clock: a callable returning Unix seconds (int or float; a fraction is truncated).
     busy_timeout_ms, durability ("full", "normal" or "off"): see owd.h.
@@ -167,11 +191,13 @@ class Client:
             self.path, self.iam_user_arn, " closed" if self.closed else "")
 
     def call(self, operation, request=None):
-        """Runs `operation` (AWS name) with `request` (a dict) and returns the response dict."""
-        return json.loads(self.call_text(operation, request))
+        """Runs `operation` (AWS name) with `request` (a dict) and returns the response dict
+        (with boto3's ResponseMetadata)."""
+        return _response(self.call_text(operation, request))
 
     def call_text(self, operation, request=None):
-        """Like call() but returns the response JSON text as bytes, undecoded."""
+        """Like call() but returns the response JSON text as bytes, undecoded (as AWS sends
+        it: no ResponseMetadata)."""
         text = json.dumps(request or {}, default=_json_default, allow_nan=False).encode("utf-8")
         out = ctypes.c_void_p()
         pointer = self._handle.acquire()
@@ -205,7 +231,7 @@ def _operation_method(operation):
     def method(self, *args, **kwargs):
         if args:
             raise TypeError("%s() only accepts keyword arguments." % name)
-        return json.loads(self.call_text(operation, kwargs))
+        return _response(self.call_text(operation, kwargs))
 
     name = snake_case(operation)
     method.__name__ = method.__qualname__ = name

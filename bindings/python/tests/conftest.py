@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -11,6 +12,24 @@ ROLE = "arn:aws:iam::123456789012:role/aws-opsworks-service-role"
 PROFILE = "arn:aws:iam::123456789012:instance-profile/aws-opsworks-ec2-role"
 ALICE = "arn:aws:iam::123456789012:user/alice"
 BOB = "arn:aws:iam::123456789012:user/bob"
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+def body(response):
+    """A response without its ResponseMetadata (checked to be boto3's for a 200 answer):
+    what the tests compare whole."""
+    response = dict(response)
+    metadata = response.pop("ResponseMetadata")
+    assert set(metadata) == {"RequestId", "HTTPStatusCode", "HTTPHeaders", "RetryAttempts"}
+    assert UUID.match(metadata["RequestId"]) and metadata["HTTPStatusCode"] == 200
+    assert metadata["RetryAttempts"] == 0
+    headers = metadata["HTTPHeaders"]
+    assert headers["x-amzn-requestid"] == metadata["RequestId"]
+    assert headers["content-type"] == "application/x-amz-json-1.1"
+    assert int(headers["content-length"]) > 0 and headers["date"].endswith(" GMT")
+    return response
+
 
 # Every (operation, response text) the tests produce, for test_conformance.py.
 RESPONSES = []

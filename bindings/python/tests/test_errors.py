@@ -1,5 +1,6 @@
 """Every error class: AWS's three as ClientError subclasses, and the library's own."""
 import os
+import shutil
 import pickle
 import subprocess
 import sys
@@ -91,10 +92,12 @@ def test_unreadable_store_is_a_store_error(tmp_path):
 
 
 def test_unreadable_file_is_a_store_error():
-    """A store file its user cannot read is a StoreError. Root reads any file, so as root
-    (CI) the open is tried by an unprivileged user (nobody, through setpriv)."""
+    """A store file its user cannot read is a StoreError. Root reads any file through its
+    capabilities, so as root (CI) the open is tried by root without any capability
+    (setpriv): the permission bits of the file then apply to it as to anyone, while the
+    interpreter, the venv and the package stay readable wherever the clone is (a 0700
+    folder included, which `nobody` could not enter)."""
     folder = tempfile.mkdtemp()
-    os.chmod(folder, 0o777)
     path = os.path.join(folder, "locked.owd")
     Client(path).close()
     os.chmod(path, 0)
@@ -103,13 +106,19 @@ def test_unreadable_file_is_a_store_error():
             Client(path)
         return
     probe = ("import sys, opsworks_deployments as o\n"
+             "caps = [l for l in open('/proc/self/status') if l.startswith('CapEff:')]\n"
+             "assert caps == ['CapEff:\\t0000000000000000\\n'], caps\n"
              "try:\n    o.Client(sys.argv[1])\n"
              "except o.StoreError as e:\n    print(e.message)\n    sys.exit(0)\n"
              "sys.exit(1)\n")
-    result = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                             sys.executable, "-c", probe, path], capture_output=True, text=True)
+    result = subprocess.run(["setpriv", "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all",
+                             "--", sys.executable, "-c", probe, path], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert path in result.stdout
+    # The control: with its capabilities, root opens the same file.
+    with Client(path):
+        pass
+    shutil.rmtree(folder)
 
 
 def test_directory_is_a_store_error(tmp_path):

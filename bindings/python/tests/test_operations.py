@@ -6,7 +6,7 @@ import pytest
 from opsworks_deployments import OPERATIONS, Client
 from opsworks_deployments.client import snake_case
 
-from conftest import ALICE, BOB, T0, new_stack
+from conftest import ALICE, BOB, T0, body, new_stack
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 STAMP = "2013-07-25T18:57:34+00:00"
@@ -37,21 +37,21 @@ def test_create_stack_and_describe_stacks(client):
     assert described["Name"] == "shop"
     assert described["Region"] == "us-east-1"
     assert described["CreatedAt"] == STAMP
-    assert client.describe_stacks() == {"Stacks": [described]}
+    assert body(client.describe_stacks()) == {"Stacks": [described]}
 
 
 def test_create_layer_and_describe_layers(world, client):
     [layer] = client.describe_layers(StackId=world.stack)["Layers"]
     assert layer["LayerId"] == world.layer and layer["StackId"] == world.stack
     assert (layer["Type"], layer["Name"], layer["Shortname"]) == ("custom", "web", "web")
-    assert client.describe_layers(LayerIds=[world.layer, world.layer]) == {"Layers": [layer]}
-    assert client.describe_layers(LayerIds=[]) == {"Layers": []}
+    assert body(client.describe_layers(LayerIds=[world.layer, world.layer])) == {"Layers": [layer]}
+    assert body(client.describe_layers(LayerIds=[])) == {"Layers": []}
 
 
 def test_create_app_describe_apps_and_update_app(world, client):
     [app] = client.describe_apps(StackId=world.stack)["Apps"]
     assert (app["AppId"], app["Name"], app["Type"]) == (world.app, "shop", "other")
-    assert client.update_app(AppId=world.app, Name="shop2") == {}
+    assert body(client.update_app(AppId=world.app, Name="shop2")) == {}
     [app] = client.describe_apps(AppIds=[world.app])["Apps"]
     assert app["Name"] == "shop2"
 
@@ -62,9 +62,9 @@ def test_instances_start_stopped_then_start_and_stop(world, client):
     [described] = client.describe_instances(InstanceIds=[instance])["Instances"]
     assert described["Status"] == "stopped"
     assert described["LayerIds"] == [world.layer]
-    assert client.start_instance(InstanceId=instance) == {}
+    assert body(client.start_instance(InstanceId=instance)) == {}
     assert client.describe_instances(InstanceIds=[instance])["Instances"][0]["Status"] == "online"
-    assert client.stop_instance(InstanceId=instance) == {}
+    assert body(client.stop_instance(InstanceId=instance)) == {}
     assert client.describe_instances(InstanceIds=[instance])["Instances"][0]["Status"] == "stopped"
     by_layer = client.describe_instances(LayerId=world.layer)["Instances"]
     assert [i["InstanceId"] for i in by_layer] == world.instances + [instance]
@@ -81,10 +81,10 @@ def test_create_deployment_and_describe_deployments(world, client, clock):
                  "CreatedAt": STAMP, "Comment": "release 42", "CustomJson": '{"a": 1}',
                  "Command": {"Name": "deploy", "Args": {"migrate": ["true"]}},
                  "Status": "running", "InstanceIds": world.instances}
-    assert client.describe_deployments(StackId=world.stack) == {"Deployments": [d]}
-    assert client.describe_deployments(AppId=world.app) == {"Deployments": [d]}
-    assert client.describe_deployments() == {"Deployments": [d]}
-    assert client.describe_deployments(DeploymentIds=[]) == {"Deployments": []}
+    assert body(client.describe_deployments(StackId=world.stack)) == {"Deployments": [d]}
+    assert body(client.describe_deployments(AppId=world.app)) == {"Deployments": [d]}
+    assert body(client.describe_deployments()) == {"Deployments": [d]}
+    assert body(client.describe_deployments(DeploymentIds=[])) == {"Deployments": []}
 
 
 def test_deployments_newest_first(world, client, clock):
@@ -113,14 +113,14 @@ def test_describe_commands_acknowledge_and_complete(world, client, clock):
         assert "AcknowledgedAt" not in c and "CompletedAt" not in c and "ExitCode" not in c
     first, second = (c["CommandId"] for c in commands)
     clock.now = T0 + 5
-    assert client.acknowledge_command(CommandId=first) == {}
+    assert body(client.acknowledge_command(CommandId=first)) == {}
     clock.now = T0 + 6
     client.acknowledge_command(CommandId=first)  # a second acknowledgement changes nothing
     [c] = client.describe_commands(CommandIds=[first])["Commands"]
     assert c["AcknowledgedAt"] == "2013-07-25T18:57:39+00:00"
     clock.now = T0 + 10
-    assert client.complete_command(CommandId=first, Status="successful", ExitCode=0,
-                                   LogUrl="https://logs.example/1") == {}
+    assert body(client.complete_command(CommandId=first, Status="successful", ExitCode=0,
+                                        LogUrl="https://logs.example/1")) == {}
     [c] = client.describe_commands(CommandIds=[first])["Commands"]
     assert (c["Status"], c["ExitCode"], c["LogUrl"]) == ("successful", 0, "https://logs.example/1")
     assert c["CompletedAt"] == "2013-07-25T18:57:44+00:00"
@@ -146,11 +146,11 @@ def test_clock_fraction_is_truncated(client):
 
 
 def test_user_profiles_and_permissions(world, client):
-    assert client.create_user_profile(IamUserArn=ALICE, SshUsername="alice") == {"IamUserArn": ALICE}
+    assert body(client.create_user_profile(IamUserArn=ALICE, SshUsername="alice")) == {"IamUserArn": ALICE}
     [profile] = client.describe_user_profiles(IamUserArns=[ALICE])["UserProfiles"]
     assert profile["IamUserArn"] == ALICE and profile["SshUsername"] == "alice"
-    assert client.set_permission(StackId=world.stack, IamUserArn=ALICE, Level="deploy",
-                                 AllowSsh=True, AllowSudo=False) == {}
+    assert body(client.set_permission(StackId=world.stack, IamUserArn=ALICE, Level="deploy",
+                                      AllowSsh=True, AllowSudo=False)) == {}
     [p] = client.describe_permissions(StackId=world.stack, IamUserArn=ALICE)["Permissions"]
     assert (p["StackId"], p["IamUserArn"], p["Level"], p["AllowSsh"], p["AllowSudo"]) == \
         (world.stack, ALICE, "deploy", True, False)
@@ -184,7 +184,7 @@ def test_identified_caller_sees_only_its_stacks(world, client):
     bob = client.as_user(BOB)
     own = new_stack(bob)
     assert [s["StackId"] for s in bob.describe_stacks()["Stacks"]] == [own]
-    assert bob.describe_deployments() == {"Deployments": []}
+    assert body(bob.describe_deployments()) == {"Deployments": []}
 
 
 def test_store_file_is_shared_between_clients(tmp_path, clock):
@@ -209,6 +209,11 @@ def test_no_response_holds_null(world, client):
         assert "null" not in client.call_text(operation).decode()
 
 
-def test_library_version():
+def test_library_version_is_the_package_version_is_VERSION():
+    import os
     import opsworks_deployments
-    assert opsworks_deployments.library_version == "0.1.0"
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")
+    with open(os.path.join(root, "VERSION")) as f:
+        version = f.read().strip()
+    assert opsworks_deployments.__version__ == version
+    assert opsworks_deployments.library_version == version

@@ -3,6 +3,8 @@ import pytest
 
 import opsworks_deployments as owd
 
+from conftest import body
+
 FAST = {"Delay": 0, "MaxAttempts": 3}
 
 
@@ -42,7 +44,7 @@ def test_empty_result_keeps_waiting(client, monkeypatch):
         client.get_waiter("deployment_successful").wait(DeploymentIds=[], WaiterConfig=FAST)
     assert len(polls) == 3
     assert str(e.value) == "Waiter DeploymentSuccessful failed: Max attempts exceeded"
-    assert e.value.last_response == {"Deployments": []}
+    assert body(e.value.last_response) == {"Deployments": []}
 
 
 def test_error_response_fails_at_once(client, monkeypatch):
