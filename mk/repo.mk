@@ -5,6 +5,7 @@
 .PHONY: test-version test-docs
 
 test-version:
+	@$(PYTHON) tests/version/check.py --self-test
 	@$(PYTHON) tests/version/check.py
 
 test-docs:

@@ -77,12 +77,11 @@ def check():
     link = os.path.join(ROOT, "bindings", "python", "opsworks_deployments", "VERSION")
     if not os.path.islink(link) or os.path.realpath(link) != os.path.realpath(os.path.join(ROOT, "VERSION")):
         problems.append("bindings/python/opsworks_deployments/VERSION is not a symlink to VERSION")
-    pyproject = read("bindings/python/pyproject.toml")
-    if not re.search(r'^dynamic = \["version"\]', pyproject, re.M) or \
-            'version = {file = "opsworks_deployments/VERSION"}' not in pyproject:
+    import tomllib   # Python 3.11+
+    pyproject = tomllib.loads(read("bindings/python/pyproject.toml"))
+    if "version" in pyproject["project"] or pyproject["project"].get("dynamic") != ["version"] or \
+            pyproject["tool"]["setuptools"]["dynamic"]["version"] != {"file": "opsworks_deployments/VERSION"}:
         problems.append("bindings/python/pyproject.toml does not take its version from opsworks_deployments/VERSION")
-    if re.search(r"^version\s*=", pyproject, re.M):
-        problems.append("bindings/python/pyproject.toml writes a version of its own")
     if not re.search(rf"^## \[{re.escape(version)}\]", read("CHANGELOG.md"), re.M):
         problems.append(f"CHANGELOG.md has no '## [{version}]' section")
     for p in problems:
@@ -93,10 +92,51 @@ def check():
     return 1 if problems else 0
 
 
+def self_test():
+    """The check fails when one place disagrees: a copy of the files it reads, with the
+    header's OWD_VERSION_NUMBER, then the Makefile's VERSION, made wrong."""
+    import shutil
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in ("VERSION", "Makefile", "CHANGELOG.md", "include/owd.h", "tests/version/check.py",
+                     "bindings/python/pyproject.toml"):
+            os.makedirs(os.path.join(tmp, os.path.dirname(path)), exist_ok=True)
+            shutil.copy(os.path.join(ROOT, path), os.path.join(tmp, path))
+        os.makedirs(os.path.join(tmp, "bindings/python/opsworks_deployments"))
+        os.symlink("../../../VERSION", os.path.join(tmp, "bindings/python/opsworks_deployments/VERSION"))
+        run = lambda: subprocess.run([sys.executable, os.path.join(tmp, "tests/version/check.py")],
+                                     capture_output=True, text=True)
+        if run().returncode != 0:
+            return "the copy does not pass: " + run().stdout
+        header = os.path.join(tmp, "include/owd.h")
+        with open(header) as f:
+            text = f.read()
+        with open(header, "w") as f:
+            f.write(re.sub(r"(#define OWD_VERSION_NUMBER )\d+", r"\g<1>999999", text))
+        result = run()
+        if result.returncode == 0 or "OWD_VERSION_NUMBER is 999999" not in result.stdout:
+            return "a wrong OWD_VERSION_NUMBER passed: " + result.stdout
+        with open(header, "w") as f:
+            f.write(text)
+        with open(os.path.join(tmp, "Makefile")) as f:
+            make = f.read()
+        with open(os.path.join(tmp, "Makefile"), "w") as f:
+            f.write(make.replace("VERSION := $(shell cat $(CURDIR)/VERSION)", "VERSION := 9.9.9"))
+        result = run()
+        if result.returncode == 0 or "the Makefile's VERSION is '9.9.9'" not in result.stdout:
+            return "a Makefile VERSION of its own passed: " + result.stdout
+    return None
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--self-test"]:
+        problem = self_test()
+        print("version: FAIL: --self-test: " + problem if problem else
+              "version: the check fails on a wrong OWD_VERSION_NUMBER and on a Makefile VERSION of its own")
+        sys.exit(1 if problem else 0)
     if len(sys.argv) == 3 and sys.argv[1] == "--set":
         set_version(sys.argv[2])
         sys.exit(0)
     if len(sys.argv) != 1:
-        raise SystemExit("usage: check.py [--set MAJOR.MINOR.PATCH]")
+        raise SystemExit("usage: check.py [--set MAJOR.MINOR.PATCH | --self-test]")
     sys.exit(check())
