@@ -252,6 +252,19 @@ def main():
         rows.append(("8", "Python describe_deployments (%d results) vs json.loads of the same %d bytes"
                      % (p["results"], p["bytes"]), cell(p["owd"]), cell(p["floor"]), "%.2fx" % r8, "≤ 1.5x",
                      verdict(r8, 1.5)))
+        if "orjson" in pyr and "orjson" in pyr["orjson"]:
+            o = pyr["orjson"]
+            rows.append(("8c", "Python describe_deployments (%d results) decoding with orjson %s, vs json.loads of "
+                         "the same %d bytes (with json: %.2fx)" % (o["results"], o["version"], o["bytes"],
+                                                                   ratio(o["json"], o["floor"])),
+                         cell(o["orjson"]), cell(o["floor"]), "%.2fx" % ratio(o["orjson"], o["floor"]),
+                         "reported", "—"))
+            rows.append(("8d", "the same with orjson, vs orjson.loads of the same text",
+                         cell(o["orjson"]), cell(o["floor_orjson"]), "%.2fx" % ratio(o["orjson"], o["floor_orjson"]),
+                         "reported", "—"))
+        elif "orjson" in pyr:
+            rows.append(("8c", "Python with orjson: %s" % pyr["orjson"].get("error", "no result"), "—", "—", "—",
+                         "reported", "—"))
         if "moto" in pyr and "moto" in pyr["moto"]:
             mo = pyr["moto"]
             rm = ratio(mo["moto"], p["owd"])

@@ -11,10 +11,10 @@ $(BENCH_BIN): bench/owd_bench.c include/owd.h $(LIB)
 	@mkdir -p $(BENCH_DIR)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS) -lsqlite3
 
-# boto3 and moto (its mock of CodeDeploy) for (8), matplotlib for the picture.
-$(BENCH_VENV)/.installed:
+# boto3 and moto (its mock of CodeDeploy) for (8), orjson for (8c), matplotlib for the picture.
+$(BENCH_VENV)/.installed: mk/bench.mk
 	$(PYTHON) -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/pip install -q boto3 'moto[codedeploy]' matplotlib
+	$(BENCH_VENV)/bin/pip install -q boto3 'moto[codedeploy]' matplotlib orjson
 	@touch $@
 
 .PHONY: bench
