@@ -81,4 +81,4 @@ print-version:
 # Runs every suite (each one also works alone: make test-python, ...), even after one has
 # failed, then prints one summary line per suite, and fails when any failed.
 test:
-	@$(PYTHON) tests/run_suites.py --make "$(MAKE)" $(TEST_TARGETS)
+	+@$(PYTHON) tests/run_suites.py --make "$(MAKE)" $(TEST_TARGETS)

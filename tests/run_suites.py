@@ -6,6 +6,7 @@ suite and an exit status that is non-zero when any suite failed.
     usage: run_suites.py [--make MAKE] TARGET...
 """
 import argparse
+import os
 import re
 import shlex
 import subprocess
@@ -30,10 +31,22 @@ def count_line(lines):
     return ""
 
 
+def jobserver_fds():
+    """The fds of make's jobserver (make -jN, GNU make 4.3's pipe), kept open for the suites."""
+    m = re.search(r"--jobserver-auth=(\d+),(\d+)", os.environ.get("MAKEFLAGS", ""))
+    fds = tuple(int(fd) for fd in m.groups()) if m else ()
+    try:
+        for fd in fds:
+            os.fstat(fd)
+    except OSError:
+        return ()
+    return fds
+
+
 def run(make, target):
     start = time.monotonic()
     p = subprocess.Popen(make + ["--no-print-directory", target], stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT)
+                         stderr=subprocess.STDOUT, pass_fds=jobserver_fds())
     lines = []
     for raw in p.stdout:
         sys.stdout.buffer.write(raw)
@@ -58,7 +71,7 @@ def main():
     print("\n==== make test: one line per suite")
     for target, status, seconds, line in results:
         verdict = "passed" if status == 0 else f"FAILED (exit {status})"
-        print(f"{target:<{width}}  {verdict:<6}  {seconds:6.0f} s  {line}".rstrip())
+        print(f"{target:<{width}}  {verdict:<15} {seconds:5.0f} s  {line}".rstrip())
     failed = [t for t, status, _, _ in results if status != 0]
     if failed:
         print(f"make test: {len(failed)} of {len(results)} suites failed: {' '.join(failed)}")
