@@ -4,7 +4,8 @@ PY_VENV      := .build/venv-python
 PY_VENV_139  := .build/venv-botocore139
 PY_SOURCES   := $(shell find bindings/python -name '*.py' -o -name '*.json' -o -name '*.toml' | grep -v /build/)
 
-$(PY_VENV)/.ready:
+# Remade when this file changes (e.g. a package added to the list below).
+$(PY_VENV)/.ready: mk/python.mk
 	rm -rf $(PY_VENV)
 	$(PYTHON) -m venv $(PY_VENV)
 	$(PY_VENV)/bin/pip install -q --upgrade pip
@@ -18,7 +19,7 @@ $(PY_VENV_139)/.ready:
 	@touch $@
 
 # Reinstalled whenever the package or the library changes (the wheel bundles libowd.so).
-$(PY_VENV)/.installed: $(PY_VENV)/.ready $(LIB) $(PY_SOURCES)
+$(PY_VENV)/.installed: $(PY_VENV)/.ready $(LIB) $(PY_SOURCES) VERSION
 	rm -rf bindings/python/build
 	$(PY_VENV)/bin/pip install -q --force-reinstall --no-deps ./bindings/python
 	@touch $@
