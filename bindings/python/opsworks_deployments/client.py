@@ -4,9 +4,7 @@ import json
 import os
 import re
 import threading
-import uuid
 import weakref
-from email.utils import formatdate
 
 from . import _lib
 from ._lib import lib
@@ -100,14 +98,7 @@ def _response(body):
     """The response dict of an answer's JSON text, with the ResponseMetadata boto3 adds:
     what botocore shows for a 200 x-amz-json-1.1 answer from AWS (boto3_client's too)."""
     response = _loads(body)
-    request_id = str(uuid.uuid4())
-    response["ResponseMetadata"] = {
-        "RequestId": request_id,
-        "HTTPStatusCode": 200,
-        "HTTPHeaders": {"x-amzn-requestid": request_id, "content-type": "application/x-amz-json-1.1",
-                        "content-length": str(len(body)), "date": formatdate(usegmt=True)},
-        "RetryAttempts": 0,
-    }
+    response["ResponseMetadata"] = _exc.response_metadata(200, len(body))
     return response
 
 

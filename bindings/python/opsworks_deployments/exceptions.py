@@ -5,6 +5,10 @@ installed, ClientError and WaiterError derive from botocore's own, so code that 
 ``botocore.exceptions.ClientError`` catches owd's errors too. Failures AWS never had (the
 store cannot be read, the library is misused, ...) are OwdError subclasses instead.
 """
+import json
+import uuid
+from email.utils import formatdate
+
 try:
     import botocore.exceptions as _botocore_exceptions
 except ImportError:  # botocore is optional: only boto3_client() needs it
@@ -104,10 +108,22 @@ _LIBRARY_ERRORS = {_lib.OWD_EINVAL: InvalidArgumentError, _lib.OWD_EBUSY: StoreB
                    _lib.OWD_EINTERNAL: InternalError}
 
 
+def response_metadata(status, body_length):
+    """boto3's ResponseMetadata for an x-amz-json-1.1 answer of `body_length` bytes."""
+    request_id = str(uuid.uuid4())
+    return {"RequestId": request_id, "HTTPStatusCode": status,
+            "HTTPHeaders": {"x-amzn-requestid": request_id, "content-type": "application/x-amz-json-1.1",
+                            "content-length": str(body_length), "date": formatdate(usegmt=True)},
+            "RetryAttempts": 0}
+
+
 def client_error(code, message, operation_name):
-    """The ClientError subclass for an AWS error code (ClientError itself for others)."""
+    """The ClientError subclass for an AWS error code (ClientError itself for others), with
+    the response boto3 gives: Error, and the ResponseMetadata of AWS's 400 answer."""
     cls = _CLIENT_ERRORS.get(code, ClientError)
-    return cls({"Error": {"Code": code, "Message": message}}, operation_name)
+    length = len(json.dumps({"__type": code, "message": message}).encode("utf-8"))
+    return cls({"Error": {"Code": code, "Message": message},
+                "ResponseMetadata": response_metadata(400, length)}, operation_name)
 
 
 def library_error(code, type_, message, operation_name=None):

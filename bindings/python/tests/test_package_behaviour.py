@@ -36,7 +36,7 @@ def test_content_length_is_the_answers_length(world, client):
 
 
 def test_bridge_metadata_has_the_same_shape_as_the_clients(world, client):
-    pytest.importorskip("botocore", reason="boto3_client needs botocore (in the test venv)")
+    import botocore  # noqa: F401  (make test-python's venv has it: boto3)
     bridged = owd.boto3_client(client)
     ours = client.describe_stacks()["ResponseMetadata"]
     theirs = bridged.describe_stacks()["ResponseMetadata"]
@@ -107,3 +107,29 @@ def test_an_empty_path_is_refused_not_taken_as_in_memory():
     with Client(None) as a, Client(":memory:") as b:   # what to write instead
         new_stack(a)
         assert len(a.describe_stacks()["Stacks"]) == 1 and b.describe_stacks()["Stacks"] == []
+
+
+def test_client_errors_carry_the_metadata_of_a_400_answer(client):
+    with pytest.raises(client.exceptions.ResourceNotFoundException) as e:
+        client.describe_deployments(DeploymentIds=["nope"])
+    metadata = e.value.response["ResponseMetadata"]
+    assert metadata["HTTPStatusCode"] == 400 and metadata["RetryAttempts"] == 0
+    assert uuid.UUID(metadata["RequestId"]).version == 4
+    headers = metadata["HTTPHeaders"]
+    assert headers["x-amzn-requestid"] == metadata["RequestId"]
+    assert headers["content-type"] == "application/x-amz-json-1.1"
+    assert int(headers["content-length"]) == len(json.dumps(
+        {"__type": "ResourceNotFoundException", "message": e.value.response["Error"]["Message"]}))
+
+
+def test_bridge_errors_carry_the_same_metadata_shape(client):
+    import botocore  # noqa: F401  (make test-python's venv has it: boto3)
+    bridged = owd.boto3_client(client)
+    with pytest.raises(client.exceptions.ResourceNotFoundException) as ours:
+        client.describe_deployments(DeploymentIds=["nope"])
+    with pytest.raises(bridged.exceptions.ResourceNotFoundException) as theirs:
+        bridged.describe_deployments(DeploymentIds=["nope"])
+    a, b = ours.value.response["ResponseMetadata"], theirs.value.response["ResponseMetadata"]
+    assert set(a) == set(b) and set(a["HTTPHeaders"]) == set(b["HTTPHeaders"])
+    assert (b["HTTPStatusCode"], b["RetryAttempts"]) == (400, 0)
+    assert ours.value.response["Error"] == theirs.value.response["Error"]
