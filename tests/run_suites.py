@@ -19,6 +19,7 @@ COUNT_LINES = [
     # swift test: XCTest's and swift-testing's closing lines; the one that counted tests.
     re.compile(r"(Executed [1-9]\d* tests?, with \d+ failures?|Test run with [1-9]\d* tests?).*"),
     re.compile(r"=* *(\d+ (passed|failed|errors?|skipped|xfailed|xpassed|warnings?),? ?)+ in [\d.]+s.*"),  # pytest
+    re.compile(r"\b\d+ passed, \d+ failed\b"),                                             # tests/c/harness.h
     re.compile(r"[\w-]+: .*\b(passed|failed|FAIL)\b.*"),                                   # ours
 ]
 

@@ -87,7 +87,7 @@ def check():
     for p in problems:
         print("version: FAIL:", p)
     if not problems:
-        print(f"version: {version} in VERSION, include/owd.h ({want['NUMBER']}), the Makefile, "
+        print(f"version: passed: {version} in VERSION, include/owd.h ({want['NUMBER']}), the Makefile, "
               "the Python package and CHANGELOG.md")
     return 1 if problems else 0
 
@@ -132,7 +132,7 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["--self-test"]:
         problem = self_test()
         print("version: FAIL: --self-test: " + problem if problem else
-              "version: the check fails on a wrong OWD_VERSION_NUMBER and on a Makefile VERSION of its own")
+              "version: passed: the check fails on a wrong OWD_VERSION_NUMBER and on a Makefile VERSION of its own")
         sys.exit(1 if problem else 0)
     if len(sys.argv) == 3 and sys.argv[1] == "--set":
         set_version(sys.argv[2])
