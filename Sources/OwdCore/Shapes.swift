@@ -64,10 +64,8 @@ struct Member {
 /// The one table of operation shapes (generated from the AWS model) and the validator
 /// that turns a jansson request into a `Value`, once, in the core.
 enum OperationShapes {
-    static func validate(operation: String, request: UnsafePointer<json_t>?) throws -> Value {
-        guard let shape = requests[operation] else {
-            throw OwdError.unknownOperation("Unknown operation \(operation)")
-        }
+    static func validate(operation: Operation, request: UnsafePointer<json_t>?) throws -> Value {
+        let shape = operation.requestShape
         guard let request else {
             // NULL means {}, and {} is validated like any request: its required members are
             // missing. (Returning an empty value here let UpdateApp, CreateDeployment and

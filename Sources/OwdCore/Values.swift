@@ -1,4 +1,7 @@
 import CJansson
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A request member's value after validation against its shape.
 public indirect enum Value: Equatable, Sendable {
@@ -95,19 +98,31 @@ public indirect enum Value: Equatable, Sendable {
 public enum JSON {
     public static func dumps(_ json: UnsafePointer<json_t>) throws -> String {
         guard let text = json_dumps(json, Int(JSON_COMPACT | JSON_ENCODE_ANY)) else { throw OwdError.outOfMemory }
-        defer { free(text) }
+        defer { JSON.free(text) }
         return String(cString: text)
     }
 
-    /// Parses JSON text (any value). Throws `invalidArgument` naming the position of a syntax error.
-    public static func loads(_ text: String) throws -> UnsafeMutablePointer<json_t> {
+    /// Releases text that jansson allocated (json_dumps) with jansson's own free function:
+    /// a program may have given jansson other allocators (json_set_alloc_funcs).
+    static func free(_ text: UnsafeMutablePointer<CChar>) {
+        var malloc: json_malloc_t?
+        var release: json_free_t?
+        json_get_alloc_funcs(&malloc, &release)
+        if let release { release(text) } else { Glibc.free(text) }
+    }
+
+    /// jansson's error text.
+    static func reason(_ error: inout json_error_t) -> String {
+        withUnsafeBytes(of: &error.text) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+
+    /// Parses JSON text that owd itself stored (any value). Throws `invalidArgument` naming
+    /// the position of a syntax error.
+    static func loads(_ text: String) throws -> UnsafeMutablePointer<json_t> {
         var error = json_error_t()
         let parsed = text.withCString { json_loadb($0, text.utf8.count, Int(JSON_DECODE_ANY | JSON_REJECT_DUPLICATES), &error) }
         guard let parsed else {
-            let reason = withUnsafeBytes(of: &error.text) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            throw OwdError.invalidArgument("request is not valid JSON: \(reason) at line \(error.line), column \(error.column)")
+            throw OwdError.invalidArgument("request is not valid JSON: \(reason(&error)) at line \(error.line), column \(error.column)")
         }
         return parsed
     }
