@@ -18,7 +18,7 @@ import tempfile
 import time
 
 # The schema version this library writes (Engine.schemaVersion in Sources/OwdCore/Engine.swift).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 TOOL = None
 # Root ignores permission bits: the read-only cases run as nobody (as the caller when

@@ -11,15 +11,7 @@ from ._lib import lib
 from . import exceptions as _exc
 from .waiter import Waiter, waiter_names
 
-# Every operation of behaviour.md by AWS name; each becomes a snake_case method.
-OPERATIONS = (
-    "DescribeDeployments", "CreateDeployment", "DescribeCommands",
-    "AcknowledgeCommand", "CompleteCommand",
-    "CreateStack", "DescribeStacks", "CreateLayer", "DescribeLayers",
-    "CreateApp", "DescribeApps", "UpdateApp",
-    "CreateInstance", "StartInstance", "StopInstance", "DescribeInstances",
-    "CreateUserProfile", "DescribeUserProfiles", "SetPermission", "DescribePermissions",
-)
+from ._operations import OPERATIONS  # generated from the operation table (tools/gen_shapes.py)
 
 
 def snake_case(operation):
@@ -176,7 +168,7 @@ class Client:
         out = ctypes.c_void_p()
         pointer = self._handle.acquire()
         try:
-            rc = lib.owd_call_json(pointer, operation.encode("utf-8"), text, ctypes.byref(out))
+            rc = lib.owd_call_json(ctypes.byref(out), pointer, operation.encode("utf-8"), text)
             if rc < 0:
                 code, type_, message = _lib.last_error()
             body = ctypes.string_at(out.value) if out.value else None
