@@ -8,7 +8,7 @@ $(PY_VENV)/.ready:
 	rm -rf $(PY_VENV)
 	$(PYTHON) -m venv $(PY_VENV)
 	$(PY_VENV)/bin/pip install -q --upgrade pip
-	$(PY_VENV)/bin/pip install -q pytest boto3
+	$(PY_VENV)/bin/pip install -q pytest boto3 mypy
 	@touch $@
 
 $(PY_VENV_139)/.ready:

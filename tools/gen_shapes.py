@@ -592,6 +592,7 @@ def generate_python_stub(model, out):
           "    def __exit__(self, *exc_info: Any) -> None: ...",
           "    def call(self, operation: str, request: Optional[Mapping[str, Any]] = ...) -> Dict[str, Any]: ...",
           "    def call_text(self, operation: str, request: Optional[Mapping[str, Any]] = ...) -> bytes: ...",
+          "    def call_json_text(self, operation: str, text: bytes) -> bytes: ...",
           "    def get_waiter(self, waiter_name: str) -> Waiter: ...",
           "    def can_paginate(self, operation_name: str) -> bool: ...",
           ""]

@@ -165,6 +165,12 @@ class Client:
     def call_text(self, operation, request=None):
         """Like call() but returns the response JSON text as bytes, undecoded."""
         text = json.dumps(request or {}, default=_json_default, allow_nan=False).encode("utf-8")
+        return self.call_json_text(operation, text)
+
+    def call_json_text(self, operation, text):
+        """Runs `operation` on request JSON text (bytes, as given) through libowd's one JSON
+        entry (owd_call_json's rule for text that is not an object applies); returns the
+        response JSON text as bytes."""
         out = ctypes.c_void_p()
         pointer = self._handle.acquire()
         try:
