@@ -52,13 +52,7 @@ final class Engine {
         self.clock = options.clock ?? { Int64(time(nil)) }
         let memory = path == nil || path == ":memory:" || path == ""
         self.path = memory ? nil : path
-        if memory {
-            writer = try Connection(path: ":memory:", flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
-            reader = nil
-            try Engine.configure(writer, options)
-            try Engine.createSchema(writer)
-        } else {
-            let path = path!
+        if let path, !memory {
             try Engine.checkFile(path)
             let hadWAL = access(path + "-wal", F_OK) == 0
             writer = try Connection(path: path, flags: SQLITE_OPEN_READWRITE)
@@ -76,8 +70,14 @@ final class Engine {
                 if case OwdError.store(let message) = error { throw Engine.explain(message, path: path) }
                 throw error
             }
-            reader = try Connection(path: path, flags: SQLITE_OPEN_READONLY)
-            try Engine.configure(reader!, options)
+            let reader = try Connection(path: path, flags: SQLITE_OPEN_READONLY)
+            self.reader = reader
+            try Engine.configure(reader, options)
+        } else {
+            writer = try Connection(path: ":memory:", flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
+            reader = nil
+            try Engine.configure(writer, options)
+            try Engine.createSchema(writer)
         }
         try refresh()
     }
@@ -89,5 +89,4 @@ final class Engine {
         reader?.close()
         writer.close()
     }
-
 }

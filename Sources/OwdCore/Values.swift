@@ -24,33 +24,6 @@ public indirect enum Value: Equatable, Sendable {
         }
     }
 
-    public subscript(_ name: String) -> Value? {
-        if case .object(let members) = self {
-            for (k, v) in members where k == name { return v }
-        }
-        return nil
-    }
-
-    public var string: String? {
-        if case .string(let s) = self { return s }
-        return nil
-    }
-
-    public var integer: Int64? {
-        if case .integer(let i) = self { return i }
-        return nil
-    }
-
-    public var boolean: Bool? {
-        if case .boolean(let b) = self { return b }
-        return nil
-    }
-
-    public var strings: [String]? {
-        if case .list(let items) = self { return items.compactMap { $0.string } }
-        return nil
-    }
-
     public var members: [(String, Value)] {
         if case .object(let m) = self { return m }
         return []
