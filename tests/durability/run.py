@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 
-# The schema version this library writes (Engine.schemaVersion in Sources/OwdCore/Engine.swift).
+# The schema version this library writes (Engine.schemaVersion in Sources/OwdCore/Schema.swift).
 SCHEMA_VERSION = 4
 
 TOOL = None
