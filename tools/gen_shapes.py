@@ -438,7 +438,8 @@ def example(model, name):
 
 
 def generate_fuzz(model, out):
-    words = {" as-user"} | set(PLACEHOLDERS.values())
+    # SetPermission's Level is a plain string in the model; owd knows these (section 7).
+    words = {" as-user", "deny", "iam_only", "show", "deploy", "manage"} | set(PLACEHOLDERS.values())
 
     def walk(shape):
         if shape["kind"] == "structure":
