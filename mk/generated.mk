@@ -9,8 +9,11 @@ test-generated: $(LIB) .build/venv-botocore139/.ready
 	@echo "== generated files = tools/gen_shapes.py's output"
 	@.build/venv-botocore139/bin/python tools/gen_shapes.py --check --lib $(LIB)
 
-# Regenerates every file (after a change of the table or of an operation's answer).
-generate: $(LIB) .build/venv-botocore139/.ready
+# Regenerates every file (after a change of the table or of an operation's answer): the
+# sources first, then docs/operations.md with the library built from them.
+generate: .build/venv-botocore139/.ready
+	.build/venv-botocore139/bin/python tools/gen_shapes.py
+	@$(MAKE) --no-print-directory build
 	.build/venv-botocore139/bin/python tools/gen_shapes.py --lib $(LIB)
 
 TEST_TARGETS += test-generated
