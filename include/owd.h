@@ -123,9 +123,12 @@ typedef enum owd_durability {
     OWD_DURABILITY_OFF = 2
 } owd_durability;
 
-/* Unix time in seconds, for tests that need fixed times. A value outside 0 ... 253402300799
- * (1970-01-01T00:00:00Z ... 9999-12-31T23:59:59Z) is taken as the nearest end of that range. */
+/* Unix time in seconds, for tests that need fixed times. A value outside OWD_CLOCK_MIN ...
+ * OWD_CLOCK_MAX (1970-01-01T00:00:00Z ... 9999-12-31T23:59:59Z) is taken as the nearest end
+ * of that range. */
 typedef int64_t (*owd_clock_fn)(void *context);
+#define OWD_CLOCK_MIN 0LL
+#define OWD_CLOCK_MAX 253402300799LL
 
 typedef struct owd_store_options {
     unsigned int version;     /* OWD_STORE_OPTIONS_VERSION */

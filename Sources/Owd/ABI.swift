@@ -43,7 +43,7 @@ func guarded(_ body: () throws -> Void) -> Int32 {
     owdi_error_clear()
     do {
         try body()
-        return 0
+        return OWD_OK.rawValue
     } catch {
         return fail(error)
     }
@@ -174,7 +174,7 @@ public func owd_store_open(_ out: UnsafeMutablePointer<OpaquePointer?>?,
                 // Any int64_t may come back. Timestamps have four-digit years, a negative
                 // time means "not yet" inside the store, and INT64_MIN trapped in the date
                 // arithmetic: keep it within 1970-01-01T00:00:00Z ... 9999-12-31T23:59:59Z.
-                opts.clock = { min(max(clock(context), 0), 253_402_300_799) }
+                opts.clock = { min(max(clock(context), Int64(OWD_CLOCK_MIN)), Int64(OWD_CLOCK_MAX)) }
             }
             guard o.busy_timeout_ms >= 0 else { throw OwdError.invalidArgument("busy_timeout_ms must be >= 0") }
             opts.busyTimeoutMs = o.busy_timeout_ms
@@ -235,7 +235,7 @@ public func owd_call_json(_ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar
         let length = request.map { strnlen($0, Limits.requestText + 1) } ?? 0
         out.pointee = try s.callJSON(op, request.map { UnsafeRawBufferPointer(start: $0, count: length) })
     }
-    if code != 0, let out {
+    if code != OWD_OK.rawValue, let out {
         // The AWS JSON 1.1 error body.
         let e = owdi_error_get().pointee
         out.pointee = Store.errorText(type: String(cString: e.type), message: String(cString: e.message))
