@@ -391,7 +391,7 @@ static void prepare_query(query *q) {
     owd_deployment_list_free(list);
 }
 
-typedef enum { WAY_JSON, WAY_HANDLES, WAY_FLOOR } way;
+typedef enum { WAY_JSON, WAY_HANDLES, WAY_FLOOR, WAY_TEXT } way;
 
 /* A request larger than the small bins makes glibc consolidate its fast bins (volatile: the
  * compiler may not drop the pair). */
@@ -404,6 +404,8 @@ static void consolidate_heap(void) {
 static double sample(query *q, way w, int reps) {
     json_t **outs = calloc((size_t)reps, sizeof *outs);
     owd_deployment_list **lists = calloc((size_t)reps, sizeof *lists);
+    char **texts = calloc((size_t)reps, sizeof *texts);
+    char *request_text = w == WAY_TEXT ? json_dumps(q->request, JSON_COMPACT) : NULL;
     double t0 = now_s();
     for (int r = 0; r < reps; r++) {
         switch (w) {
@@ -417,15 +419,21 @@ static double sample(query *q, way w, int reps) {
         case WAY_FLOOR:
             outs[r] = floor_response(q->floor, q->count);
             break;
+        case WAY_TEXT:
+            if (owd_call_json(&texts[r], q->store, "DescribeDeployments", request_text) != OWD_OK) die("DescribeDeployments");
+            break;
         }
     }
     double t = (now_s() - t0) / reps;
     for (int r = 0; r < reps; r++) {
         json_decref(outs[r]);
         owd_deployment_list_free(lists[r]);
+        owd_free(texts[r]);
     }
     free(outs);
     free(lists);
+    free(texts);
+    free(request_text);
     /* Those frees left glibc's fast bins full; the next large request would consolidate
      * them inside the next sample's timing, whichever way it measures. Do it here. */
     consolidate_heap();
@@ -866,7 +874,8 @@ static int cmd_writer(const char *path) {
     return 0;
 }
 
-/* One query, `reps` times, one way: for valgrind --tool=callgrind and perf. */
+/* One query, `reps` times, one way (json: owd_call; text: owd_call_json; handles;
+ * floor): for valgrind --tool=callgrind and perf. */
 static int cmd_profile(const char *path, const char *what, const char *how, int reps) {
     owd_store *s = open_default(path, NULL);
     query q;
@@ -881,7 +890,8 @@ static int cmd_profile(const char *path, const char *what, const char *how, int 
         owd_deployment_list_free(every);
         q = ids_query("DeploymentIds", s, ids, total, (size_t)atol(what));
     }
-    way w = strcmp(how, "json") == 0 ? WAY_JSON : strcmp(how, "handles") == 0 ? WAY_HANDLES : WAY_FLOOR;
+    way w = strcmp(how, "json") == 0 ? WAY_JSON : strcmp(how, "handles") == 0 ? WAY_HANDLES
+          : strcmp(how, "text") == 0 ? WAY_TEXT : WAY_FLOOR;
     double t = sample(&q, w, reps);
     printf("{\"name\": \"profile\", \"what\": \"%s\", \"how\": \"%s\", \"results\": %zu, \"seconds\": %.9f}\n",
            what, how, q.count, t);
@@ -901,6 +911,6 @@ int main(int argc, char **argv) {
     if (argc == 6 && strcmp(argv[1], "profile") == 0) return cmd_profile(argv[2], argv[3], argv[4], atoi(argv[5]));
     fprintf(stderr, "usage: owd_bench build PATH STACKS PER_STACK | measure SMALL MEDIUM LARGE DIR [RUNS]"
                     " | open PATH | sqlload PATH | writer PATH"
-                    " | profile PATH stack|all|N json|handles|floor REPS\n");
+                    " | profile PATH stack|all|N json|handles|text|floor REPS\n");
     return 2;
 }
