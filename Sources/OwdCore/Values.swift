@@ -89,9 +89,9 @@ public enum JSON {
         withUnsafeBytes(of: &error.text) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
     }
 
-    /// Parses JSON text that owd itself stored (any value). Throws `invalidArgument` naming
-    /// the position of a syntax error.
-    static func loads(_ text: String) throws -> UnsafeMutablePointer<json_t> {
+    /// Parses JSON text (any value). Throws `invalidArgument` naming the position of a
+    /// syntax error. Requests enter through `Store.callJSON`, which applies the one rule.
+    public static func loads(_ text: String) throws -> UnsafeMutablePointer<json_t> {
         var error = json_error_t()
         let parsed = text.withCString { json_loadb($0, text.utf8.count, Int(JSON_DECODE_ANY | JSON_REJECT_DUPLICATES), &error) }
         guard let parsed else {
