@@ -60,7 +60,7 @@ static int64_t fake_clock(void *context) { (void)context; return fake_now; }
 
 static json_t *call(owd_store *s, const char *op, json_t *request) {
     json_t *out = NULL;
-    if (owd_call(s, op, request, &out) != OWD_OK) die(op);
+    if (owd_call(&out, s, op, request) != OWD_OK) die(op);
     json_decref(request);
     return out;
 }
@@ -368,7 +368,7 @@ static arena *floor_arena;
 /* Resolves the query once through handles and copies its answer into C structs. */
 static void prepare_query(query *q) {
     owd_deployment_list *list = NULL;
-    if (owd_describe_deployments(q->store, q->stack_id, NULL, q->ids, q->id_count, &list) != OWD_OK)
+    if (owd_describe_deployments(&list, q->store, q->stack_id, NULL, q->ids, q->id_count) != OWD_OK)
         die("owd_describe_deployments");
     q->count = owd_deployment_list_count(list);
     q->floor = malloc(q->count * sizeof *q->floor);
@@ -380,7 +380,7 @@ static void prepare_query(query *q) {
     json_t *owd = owd_deployment_list_to_json(list);
     json_t *fl = floor_response(q->floor, q->count);
     json_t *via_call = NULL;
-    if (owd_call(q->store, "DescribeDeployments", q->request, &via_call) != OWD_OK) die("DescribeDeployments");
+    if (owd_call(&via_call, q->store, "DescribeDeployments", q->request) != OWD_OK) die("DescribeDeployments");
     if (!json_equal(owd, fl) || !json_equal(via_call, fl)) {
         fprintf(stderr, "owd_bench: %s: the floor's answer differs from owd's\n", q->label);
         exit(1);
@@ -391,7 +391,7 @@ static void prepare_query(query *q) {
     owd_deployment_list_free(list);
 }
 
-typedef enum { WAY_JSON, WAY_HANDLES, WAY_FLOOR } way;
+typedef enum { WAY_JSON, WAY_HANDLES, WAY_FLOOR, WAY_TEXT } way;
 
 /* A request larger than the small bins makes glibc consolidate its fast bins (volatile: the
  * compiler may not drop the pair). */
@@ -404,18 +404,23 @@ static void consolidate_heap(void) {
 static double sample(query *q, way w, int reps) {
     json_t **outs = calloc((size_t)reps, sizeof *outs);
     owd_deployment_list **lists = calloc((size_t)reps, sizeof *lists);
+    char **texts = calloc((size_t)reps, sizeof *texts);
+    char *request_text = w == WAY_TEXT ? json_dumps(q->request, JSON_COMPACT) : NULL;
     double t0 = now_s();
     for (int r = 0; r < reps; r++) {
         switch (w) {
         case WAY_JSON:
-            if (owd_call(q->store, "DescribeDeployments", q->request, &outs[r]) != OWD_OK) die("DescribeDeployments");
+            if (owd_call(&outs[r], q->store, "DescribeDeployments", q->request) != OWD_OK) die("DescribeDeployments");
             break;
         case WAY_HANDLES:
-            if (owd_describe_deployments(q->store, q->stack_id, NULL, q->ids, q->id_count, &lists[r]) != OWD_OK)
+            if (owd_describe_deployments(&lists[r], q->store, q->stack_id, NULL, q->ids, q->id_count) != OWD_OK)
                 die("owd_describe_deployments");
             break;
         case WAY_FLOOR:
             outs[r] = floor_response(q->floor, q->count);
+            break;
+        case WAY_TEXT:
+            if (owd_call_json(&texts[r], q->store, "DescribeDeployments", request_text) != OWD_OK) die("DescribeDeployments");
             break;
         }
     }
@@ -423,9 +428,12 @@ static double sample(query *q, way w, int reps) {
     for (int r = 0; r < reps; r++) {
         json_decref(outs[r]);
         owd_deployment_list_free(lists[r]);
+        owd_free(texts[r]);
     }
     free(outs);
     free(lists);
+    free(texts);
+    free(request_text);
     /* Those frees left glibc's fast bins full; the next large request would consolidate
      * them inside the next sample's timing, whichever way it measures. Do it here. */
     consolidate_heap();
@@ -695,7 +703,7 @@ static int cmd_measure(const char *small, const char *medium, const char *large,
 
     /* Every ID of the large store, for the random-ID queries. */
     owd_deployment_list *every = NULL;
-    if (owd_describe_deployments(s_large, NULL, NULL, NULL, 0, &every) != OWD_OK) die("owd_describe_deployments");
+    if (owd_describe_deployments(&every, s_large, NULL, NULL, NULL, 0) != OWD_OK) die("owd_describe_deployments");
     size_t total = owd_deployment_list_count(every);
     const char **ids = malloc(total * sizeof *ids);
     for (size_t i = 0; i < total; i++) ids[i] = owd_deployment_id(owd_deployment_list_get(every, i));
@@ -789,7 +797,7 @@ static int cmd_open(const char *path) {
     double t1 = now_s();
     json_t *request = json_pack("{s:s}", "StackId", first_stack(path));
     json_t *out = NULL;
-    if (owd_call(s, "DescribeDeployments", request, &out) != OWD_OK) die("DescribeDeployments");
+    if (owd_call(&out, s, "DescribeDeployments", request) != OWD_OK) die("DescribeDeployments");
     double t2 = now_s();
     size_t n = json_array_size(json_object_get(out, "Deployments"));
     json_decref(out);
@@ -866,7 +874,8 @@ static int cmd_writer(const char *path) {
     return 0;
 }
 
-/* One query, `reps` times, one way: for valgrind --tool=callgrind and perf. */
+/* One query, `reps` times, one way (json: owd_call; text: owd_call_json; handles;
+ * floor): for valgrind --tool=callgrind and perf. */
 static int cmd_profile(const char *path, const char *what, const char *how, int reps) {
     owd_store *s = open_default(path, NULL);
     query q;
@@ -874,14 +883,15 @@ static int cmd_profile(const char *path, const char *what, const char *how, int 
     else if (strcmp(what, "all") == 0) q = all_query("no parameter", s);
     else {
         owd_deployment_list *every = NULL;
-        if (owd_describe_deployments(s, NULL, NULL, NULL, 0, &every) != OWD_OK) die("owd_describe_deployments");
+        if (owd_describe_deployments(&every, s, NULL, NULL, NULL, 0) != OWD_OK) die("owd_describe_deployments");
         size_t total = owd_deployment_list_count(every);
         const char **ids = malloc(total * sizeof *ids);
         for (size_t i = 0; i < total; i++) ids[i] = strdup(owd_deployment_id(owd_deployment_list_get(every, i)));
         owd_deployment_list_free(every);
         q = ids_query("DeploymentIds", s, ids, total, (size_t)atol(what));
     }
-    way w = strcmp(how, "json") == 0 ? WAY_JSON : strcmp(how, "handles") == 0 ? WAY_HANDLES : WAY_FLOOR;
+    way w = strcmp(how, "json") == 0 ? WAY_JSON : strcmp(how, "handles") == 0 ? WAY_HANDLES
+          : strcmp(how, "text") == 0 ? WAY_TEXT : WAY_FLOOR;
     double t = sample(&q, w, reps);
     printf("{\"name\": \"profile\", \"what\": \"%s\", \"how\": \"%s\", \"results\": %zu, \"seconds\": %.9f}\n",
            what, how, q.count, t);
@@ -901,6 +911,6 @@ int main(int argc, char **argv) {
     if (argc == 6 && strcmp(argv[1], "profile") == 0) return cmd_profile(argv[2], argv[3], argv[4], atoi(argv[5]));
     fprintf(stderr, "usage: owd_bench build PATH STACKS PER_STACK | measure SMALL MEDIUM LARGE DIR [RUNS]"
                     " | open PATH | sqlload PATH | writer PATH"
-                    " | profile PATH stack|all|N json|handles|floor REPS\n");
+                    " | profile PATH stack|all|N json|handles|text|floor REPS\n");
     return 2;
 }

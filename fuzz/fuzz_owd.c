@@ -96,7 +96,7 @@ static void check_code(int rc, const char *op) {
 /* Runs both entry points on one request and checks the invariants. */
 static int call(owd_store *s, const char *op, const char *request, json_t **response) {
     char *out = NULL;
-    int rc = owd_call_json(s, op, request, &out);
+    int rc = owd_call_json(&out, s, op, request);
     check_code(rc, op);
     if (out == NULL) die("owd_call_json left *out NULL", op, NULL);
     json_error_t err;
@@ -128,7 +128,7 @@ static void call_json_t(owd_store *s, const char *op, const char *request, size_
         if (req == NULL) return;
     }
     json_t *out = (json_t *)0x1;
-    int rc = owd_call(s, op, req, &out);
+    int rc = owd_call(&out, s, op, req);
     check_code(rc, op);
     if (rc != 0 && out != NULL) die("owd_call failed but set *out", op, NULL);
     if (rc == 0 && (out == NULL || !json_is_object(out) || has_null(out))) die("owd_call success: bad *out", op, NULL);

@@ -9,8 +9,11 @@
  * Conventions
  *   - Every fallible function returns int: 0 (OWD_OK) on success, a negative
  *     owd_error_code otherwise. Details of the last failure are in owd_error_last().
- *   - Output parameters come first and are called `out`. On failure *out is set to
- *     NULL (when `out` itself is not NULL).
+ *   - Output parameters come first and are called `out` (libgit2's order: the result,
+ *     then what it is made from), in every function that has one.
+ *   - On failure *out is set to NULL (when `out` itself is not NULL), with one
+ *     exception: owd_call_json sets *out to the AWS JSON 1.1 error body of the failure,
+ *     so that a program serving the wire can answer it as it is.
  *   - What comes back through **out belongs to the caller and has exactly one release
  *     function: owd_store_close, owd_deployment_list_free, owd_free (text),
  *     json_decref / owd_json_decref (json_t). All release functions accept NULL.
@@ -120,9 +123,12 @@ typedef enum owd_durability {
     OWD_DURABILITY_OFF = 2
 } owd_durability;
 
-/* Unix time in seconds, for tests that need fixed times. A value outside 0 ... 253402300799
- * (1970-01-01T00:00:00Z ... 9999-12-31T23:59:59Z) is taken as the nearest end of that range. */
+/* Unix time in seconds, for tests that need fixed times. A value outside OWD_CLOCK_MIN ...
+ * OWD_CLOCK_MAX (1970-01-01T00:00:00Z ... 9999-12-31T23:59:59Z) is taken as the nearest end
+ * of that range. */
 typedef int64_t (*owd_clock_fn)(void *context);
+#define OWD_CLOCK_MIN 0LL
+#define OWD_CLOCK_MAX 253402300799LL
 
 typedef struct owd_store_options {
     unsigned int version;     /* OWD_STORE_OPTIONS_VERSION */
@@ -173,13 +179,20 @@ void owd_store_close(owd_store *store);
  * On success returns 0 and *out is the response object (new reference).
  * On failure returns a negative code, *out is NULL, and owd_error_last() holds the AWS
  * error code (type) and message. The store is unchanged by a failed call. */
-int owd_call(owd_store *store, const char *operation, const json_t *request, json_t **out);
+int owd_call(json_t **out, owd_store *store, const char *operation, const json_t *request);
 
-/* The same with JSON text (UTF-8; NULL or "" means {}).
+/* The same with JSON text (UTF-8). The one rule for the text:
+ *   - NULL or "" means {};
+ *   - text longer than 16 MiB is OWD_EVALIDATION, refused before parsing;
+ *   - text that is not one JSON value (a syntax error, trailing text, invalid UTF-8,
+ *     \u0000, a duplicated key, nesting past jansson's limit) is OWD_EINVAL ("request is
+ *     not valid JSON: ...");
+ *   - JSON that is not an object ([], "x", 1, true, null) is OWD_EVALIDATION ("The
+ *     request must be a JSON object, not <type>"), as owd_call answers such a json_t.
  * On success *out is the response text; on an operation failure (a negative return)
  * *out is the AWS JSON 1.1 error body {"__type": "<type>", "message": "<text>"}.
  * *out is NULL only when `out` is NULL or memory ran out. Free *out with owd_free. */
-int owd_call_json(owd_store *store, const char *operation, const char *request, char **out);
+int owd_call_json(char **out, owd_store *store, const char *operation, const char *request);
 
 /* ---------------------------------------------------------------------------------- */
 /* DescribeDeployments through opaque handles                                         */
@@ -220,9 +233,9 @@ const char *owd_command_type_name(owd_command_type type);
  * On success *out is a snapshot, newest first, released with owd_deployment_list_free:
  * later changes to the store do not alter it, and it stays valid after the store is
  * closed. Errors: as owd_call. */
-int owd_describe_deployments(owd_store *store, const char *stack_id, const char *app_id,
-                             const char *const *deployment_ids, size_t deployment_id_count,
-                             owd_deployment_list **out);
+int owd_describe_deployments(owd_deployment_list **out, owd_store *store, const char *stack_id,
+                             const char *app_id, const char *const *deployment_ids,
+                             size_t deployment_id_count);
 
 /* The number of deployments in the list (0 for NULL). */
 size_t owd_deployment_list_count(const owd_deployment_list *list);

@@ -17,8 +17,9 @@ SWIFT_BIN    := $(dir $(realpath $(shell command -v $(SWIFT))))
 SAN_CC       ?= $(SWIFT_BIN)clang
 SAN_CFLAGS   := -g -O1 -fno-omit-frame-pointer -fuse-ld=lld -Wall -Wextra -Werror -std=gnu11 -Iinclude
 HARD_DIR     := .build/hardening
-SHAPES_JSON  := $(HARD_DIR)/shapes.json
-SHAPES_SWIFT := Sources/OwdCore/OperationShapes.generated.swift
+# The request shapes, generated with the Swift table from the one operation table by
+# tools/gen_shapes.py (checked current by make test-generated).
+SHAPES_JSON  := tests/hardening/shapes.json
 # The Swift runtime's crash backtracer fights the sanitizers' own reports: off.
 SAN_ENV      := SWIFT_BACKTRACE=enable=no
 
@@ -38,10 +39,6 @@ TSAN_LIB     := $(TSAN_SCRATCH)/debug/libowd.so
 UBSAN_XCC    := -Xcc -fsanitize=undefined -Xcc -fsanitize-trap=undefined
 
 .PHONY: fuzz test-fuzz test-badinput sanitize sanitize-swift-asan sanitize-c-asan sanitize-tsan
-
-$(SHAPES_JSON): $(SHAPES_SWIFT) tests/hardening/shapes.py
-	@mkdir -p $(@D)
-	$(PYTHON) tests/hardening/shapes.py $(SHAPES_SWIFT) $@
 
 # --- fuzzing ---------------------------------------------------------------------------
 # The library with ASan and libFuzzer's coverage (swiftc's -sanitize=fuzzer alone does not

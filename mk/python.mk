@@ -9,7 +9,7 @@ $(PY_VENV)/.ready: mk/python.mk
 	rm -rf $(PY_VENV)
 	$(PYTHON) -m venv $(PY_VENV)
 	$(PY_VENV)/bin/pip install -q --upgrade pip
-	$(PY_VENV)/bin/pip install -q pytest boto3 orjson
+	$(PY_VENV)/bin/pip install -q pytest boto3 orjson mypy
 	@touch $@
 
 $(PY_VENV_139)/.ready:

@@ -9,15 +9,32 @@ import Glibc
 
 // MARK: Errors
 
+/// The header's code for an error.
+func code(_ e: OwdError) -> Int32 {
+    let c: owd_error_code
+    switch e {
+    case .validation: c = OWD_EVALIDATION
+    case .notFound: c = OWD_ENOTFOUND
+    case .accessDenied: c = OWD_EACCESS
+    case .invalidArgument, .unknownOperation: c = OWD_EINVAL
+    case .busy: c = OWD_EBUSY
+    case .store: c = OWD_ESTORE
+    case .outOfMemory: c = OWD_ENOMEM
+    case .internal: c = OWD_EINTERNAL
+    }
+    return c.rawValue
+}
+
 /// Records `error` as the thread's last error and returns its code.
 @inline(never)
 func fail(_ error: Error) -> Int32 {
     let e = (error as? OwdError) ?? .internal("\(error)")
+    let c = code(e)
     var message = e.message
     message.withUTF8 { m in
-        m.withMemoryRebound(to: CChar.self) { owdi_error_set(e.code, e.type, $0.baseAddress, $0.count) }
+        m.withMemoryRebound(to: CChar.self) { owdi_error_set(c, e.type, $0.baseAddress, $0.count) }
     }
-    return e.code
+    return c
 }
 
 /// Runs `body`, returning 0 or the failure's code.
@@ -26,7 +43,7 @@ func guarded(_ body: () throws -> Void) -> Int32 {
     owdi_error_clear()
     do {
         try body()
-        return 0
+        return OWD_OK.rawValue
     } catch {
         return fail(error)
     }
@@ -70,15 +87,15 @@ public func owd_error_last() -> UnsafePointer<owd_error>? {
 public func owd_strerror(_ code: Int32) -> UnsafePointer<CChar>? {
     let s: StaticString
     switch code {
-    case 0: s = "success"
-    case -1: s = "ValidationException: the request is malformed or breaks a rule"
-    case -2: s = "ResourceNotFoundException: a named resource does not exist"
-    case -3: s = "AccessDeniedException: the caller's permission level does not allow it"
-    case -4: s = "invalid argument"
-    case -5: s = "the store is busy; nothing was changed, try again"
-    case -6: s = "the store cannot be opened, read or written"
-    case -7: s = "out of memory"
-    case -8: s = "internal error"
+    case OWD_OK.rawValue: s = "success"
+    case OWD_EVALIDATION.rawValue: s = "ValidationException: the request is malformed or breaks a rule"
+    case OWD_ENOTFOUND.rawValue: s = "ResourceNotFoundException: a named resource does not exist"
+    case OWD_EACCESS.rawValue: s = "AccessDeniedException: the caller's permission level does not allow it"
+    case OWD_EINVAL.rawValue: s = "invalid argument"
+    case OWD_EBUSY.rawValue: s = "the store is busy; nothing was changed, try again"
+    case OWD_ESTORE.rawValue: s = "the store cannot be opened, read or written"
+    case OWD_ENOMEM.rawValue: s = "out of memory"
+    case OWD_EINTERNAL.rawValue: s = "internal error"
     default: s = "unknown error code"
     }
     return UnsafeRawPointer(s.utf8Start).assumingMemoryBound(to: CChar.self)
@@ -126,11 +143,13 @@ final class StoreHandle {
 public func owd_store_options_init(_ opts: UnsafeMutablePointer<owd_store_options>?, _ version: UInt32) -> Int32 {
     guarded {
         let opts = try required(opts, "opts")
-        guard version == 1 else {
-            throw OwdError.invalidArgument("unknown owd_store_options version \(version) (this library knows 1)")
+        guard version == UInt32(OWD_STORE_OPTIONS_VERSION) else {
+            throw OwdError.invalidArgument("unknown owd_store_options version \(version) (this library knows \(OWD_STORE_OPTIONS_VERSION))")
         }
-        opts.pointee = owd_store_options(version: 1, iam_user_arn: nil, clock: nil, clock_context: nil,
-                                         busy_timeout_ms: 5000, durability: OWD_DURABILITY_FULL)
+        let defaults = StoreOptions()
+        opts.pointee = owd_store_options(version: UInt32(OWD_STORE_OPTIONS_VERSION), iam_user_arn: nil, clock: nil,
+                                         clock_context: nil, busy_timeout_ms: defaults.busyTimeoutMs,
+                                         durability: OWD_DURABILITY_FULL)
     }
 }
 
@@ -145,8 +164,8 @@ public func owd_store_open(_ out: UnsafeMutablePointer<OpaquePointer?>?,
         var opts = StoreOptions()
         var caller: String?
         if let o = options?.pointee {
-            guard o.version == 1 else {
-                throw OwdError.invalidArgument("unknown owd_store_options version \(o.version) (this library knows 1)")
+            guard o.version == UInt32(OWD_STORE_OPTIONS_VERSION) else {
+                throw OwdError.invalidArgument("unknown owd_store_options version \(o.version) (this library knows \(OWD_STORE_OPTIONS_VERSION))")
             }
             caller = try argument(o.iam_user_arn, "iam_user_arn")
             if let clock = o.clock {
@@ -154,16 +173,17 @@ public func owd_store_open(_ out: UnsafeMutablePointer<OpaquePointer?>?,
                 // Any int64_t may come back. Timestamps have four-digit years, a negative
                 // time means "not yet" inside the store, and INT64_MIN trapped in the date
                 // arithmetic: keep it within 1970-01-01T00:00:00Z ... 9999-12-31T23:59:59Z.
-                opts.clock = { min(max(clock(context), 0), 253_402_300_799) }
+                opts.clock = { min(max(clock(context), Int64(OWD_CLOCK_MIN)), Int64(OWD_CLOCK_MAX)) }
             }
             guard o.busy_timeout_ms >= 0 else { throw OwdError.invalidArgument("busy_timeout_ms must be >= 0") }
             opts.busyTimeoutMs = o.busy_timeout_ms
             // The C enum may hold any int: (owd_durability)-1 arrives as 0xFFFFFFFF.
-            let durability = Int32(truncatingIfNeeded: o.durability.rawValue)
-            guard let d = Durability(rawValue: durability) else {
-                throw OwdError.invalidArgument("unknown durability \(durability)")
+            switch o.durability {
+            case OWD_DURABILITY_FULL: opts.durability = .full
+            case OWD_DURABILITY_NORMAL: opts.durability = .normal
+            case OWD_DURABILITY_OFF: opts.durability = .off
+            default: throw OwdError.invalidArgument("unknown durability \(Int32(truncatingIfNeeded: o.durability.rawValue))")
             }
-            opts.durability = d
         }
         let store = try Store(path: path, options: opts, caller: caller)
         out.pointee = StoreHandle(store).retained()
@@ -191,9 +211,8 @@ public func owd_store_close(_ store: OpaquePointer?) {
 // MARK: Operations
 
 @c @implementation
-public func owd_call(_ store: OpaquePointer?, _ operation: UnsafePointer<CChar>?,
-                     _ request: UnsafePointer<json_t>?,
-                     _ out: UnsafeMutablePointer<UnsafeMutablePointer<json_t>?>?) -> Int32 {
+public func owd_call(_ out: UnsafeMutablePointer<UnsafeMutablePointer<json_t>?>?, _ store: OpaquePointer?,
+                     _ operation: UnsafePointer<CChar>?, _ request: UnsafePointer<json_t>?) -> Int32 {
     out?.pointee = nil
     return guarded {
         let out = try required(out, "out")
@@ -204,31 +223,18 @@ public func owd_call(_ store: OpaquePointer?, _ operation: UnsafePointer<CChar>?
 }
 
 @c @implementation
-public func owd_call_json(_ store: OpaquePointer?, _ operation: UnsafePointer<CChar>?,
-                          _ request: UnsafePointer<CChar>?,
-                          _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+public func owd_call_json(_ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ store: OpaquePointer?,
+                          _ operation: UnsafePointer<CChar>?, _ request: UnsafePointer<CChar>?) -> Int32 {
     out?.pointee = nil
     let code = guarded {
         let out = try required(out, "out")
         let s = try StoreHandle.from(store)
         let op = try required(argument(operation, "operation"), "operation")
-        var parsed: UnsafeMutablePointer<json_t>?
-        if let request, request.pointee != 0 {
-            // Bounded before parsing: jansson would otherwise build a tree of any size.
-            if strnlen(request, Limits.requestText + 1) > Limits.requestText {
-                throw OwdError.validation("request text is longer than \(Limits.requestText) bytes")
-            }
-            var error = json_error_t()
-            parsed = json_loads(request, Int(JSON_REJECT_DUPLICATES), &error)
-            if parsed == nil {
-                let reason = withUnsafeBytes(of: &error.text) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                throw OwdError.invalidArgument("request is not valid JSON: \(reason) at line \(error.line), column \(error.column)")
-            }
-        }
-        defer { cjansson_decref(parsed) }
-        out.pointee = try s.callText(op, parsed.map { UnsafePointer($0) })
+        // Bounded: a length past the limit is refused by callJSON before parsing.
+        let length = request.map { strnlen($0, Limits.requestText + 1) } ?? 0
+        out.pointee = try s.callJSON(op, request.map { UnsafeRawBufferPointer(start: $0, count: length) })
     }
-    if code != 0, let out {
+    if code != OWD_OK.rawValue, let out {
         // The AWS JSON 1.1 error body.
         let e = owdi_error_get().pointee
         out.pointee = Store.errorText(type: String(cString: e.type), message: String(cString: e.message))
@@ -258,22 +264,21 @@ func record(_ d: OpaquePointer?) -> DeploymentRecord? {
 
 @c @implementation
 public func owd_status_name(_ status: owd_status) -> UnsafePointer<CChar>? {
-    guard status.rawValue <= 2, let s = DeploymentStatus(rawValue: UInt8(status.rawValue)) else { return nil }
+    guard status.rawValue <= OWD_STATUS_FAILED.rawValue, let s = DeploymentStatus(rawValue: UInt8(status.rawValue)) else { return nil }
     return UnsafeRawPointer(s.name.utf8Start).assumingMemoryBound(to: CChar.self)
 }
 
 @c @implementation
 public func owd_command_type_name(_ type: owd_command_type) -> UnsafePointer<CChar>? {
-    guard type.rawValue <= 11, let c = CommandName(rawValue: UInt8(type.rawValue)) else { return nil }
+    guard type.rawValue <= OWD_COMMAND_UNDEPLOY.rawValue, let c = CommandName(rawValue: UInt8(type.rawValue)) else { return nil }
     return UnsafeRawPointer(c.name.utf8Start).assumingMemoryBound(to: CChar.self)
 }
 
 @c @implementation
-public func owd_describe_deployments(_ store: OpaquePointer?, _ stack_id: UnsafePointer<CChar>?,
-                                     _ app_id: UnsafePointer<CChar>?,
+public func owd_describe_deployments(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ store: OpaquePointer?,
+                                     _ stack_id: UnsafePointer<CChar>?, _ app_id: UnsafePointer<CChar>?,
                                      _ deployment_ids: UnsafePointer<UnsafePointer<CChar>?>?,
-                                     _ deployment_id_count: Int,
-                                     _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+                                     _ deployment_id_count: Int) -> Int32 {
     out?.pointee = nil
     return guarded {
         let out = try required(out, "out")

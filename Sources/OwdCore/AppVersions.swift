@@ -52,12 +52,12 @@ enum AppVersions {
 
 extension Store {
     /// UpdateApp: a new current version from the app's members with the update applied.
-    func updateApp(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
-        let appID = v["AppId"]!.string!
-        let update = v.members.filter { $0.0 != "AppId" }
+    func updateApp(_ r: UpdateAppRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
+        let appID = r.appId
+        let update = r.value.members.filter { $0.0 != "AppId" }
         try engine.write { c, _ in
             let stack = try stackRow(c, try stackOf(c, .app, appID))
-            try authorize(c, "UpdateApp", stack: stack, need: .deploy)
+            try access.check(c, stack)
             let s = try c.prepare("SELECT body FROM apps WHERE id=?")
             s.bind(1, appID)
             var members: [(String, Value)] = []

@@ -8,23 +8,20 @@ extension Store {
 
     /// Walks the deployments a DescribeDeployments request selects, newest first, calling
     /// `visit` for each under the cache's read lock. Rules in the contract's order: at most
-    /// one parameter; unknown IDs; permissions.
+    /// one parameter; unknown IDs; permissions. The cache is current (the caller synced).
     /// `strings`: the visit reads each record's strings (JSON), not only the record (handles).
-    func selectDeployments(stackID: String?, appID: String?, deploymentIDs: [String]?, strings: Bool = true,
-                           visit: (DeploymentRecord) -> Void) throws {
+    func selectDeployments(stackID: String?, appID: String?, deploymentIDs: [String]?, _ access: Access,
+                           strings: Bool = true, visit: (DeploymentRecord) -> Void) throws {
         if [stackID != nil, appID != nil, deploymentIDs != nil].filter({ $0 }).count > 1 {
             throw OwdError.validation(Store.describeDeploymentsMessage)
         }
-        try engine.sync()
-        let operation = "DescribeDeployments"
-        let cache = engine.cache
-        try engine.cacheLock.reading {
+        try engine.cache.reading { cache in
             let levels = caller.map { cache.permissions[$0] ?? [:] }
             func check(_ stack: UUIDKey) throws {
                 guard let levels else { return }
-                if let l = levels[stack], l >= .show { return }
+                if access.allows(levels[stack]) { return }
                 let info = cache.stacks[stack]
-                throw denied(operation, stackID: info?.id ?? "", region: info?.region ?? "")
+                throw access.denied(stackID: info?.id ?? "", region: info?.region ?? "")
             }
             func walk(_ index: DeploymentIndex?) {
                 guard let index else { return }
@@ -61,7 +58,7 @@ extension Store {
                 while i > 0 {
                     i -= 1
                     let r = cache.all.items[i]
-                    if let l = levels[r.stackKey], l >= .show { visit(r) }
+                    if access.allows(levels[r.stackKey]) { visit(r) }
                 }
             } else {
                 walk(cache.all)
@@ -103,8 +100,10 @@ extension Store {
         if let deploymentIDs, deploymentIDs.count > Limits.list {
             throw OwdError.validation("Parameter DeploymentIds has \(deploymentIDs.count) entries; the maximum is \(Limits.list)")
         }
+        try engine.sync()
         var out = ContiguousArray<DeploymentRecord>()
-        try selectDeployments(stackID: stackID, appID: appID, deploymentIDs: deploymentIDs, strings: false) { out.append($0) }
+        try selectDeployments(stackID: stackID, appID: appID, deploymentIDs: deploymentIDs,
+                              Access(operation: .describeDeployments, caller: caller), strings: false) { out.append($0) }
         return out
     }
 
@@ -127,10 +126,9 @@ extension Store {
         return object
     }
 
-    func describeDeployments(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
+    func describeDeployments(_ r: DescribeDeploymentsRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
         try Store.deploymentsJSON { append in
-            try selectDeployments(stackID: v["StackId"]?.string, appID: v["AppId"]?.string,
-                                  deploymentIDs: v["DeploymentIds"]?.strings, visit: append)
+            try selectDeployments(stackID: r.stackId, appID: r.appId, deploymentIDs: r.deploymentIds, access, visit: append)
         }
     }
 
@@ -168,16 +166,18 @@ extension Store {
         args.first { $0.0 == key }?.1
     }
 
-    func createDeployment(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
-        let stackID = v["StackId"]!.string!
-        let commandName = v["Command"]!["Name"]!.string!
-        let command = CommandName(name: commandName)!   // the shape's enum admits no other name
-        let args: [(String, [String])] = (v["Command"]!["Args"]?.members ?? []).map { ($0.0, $0.1.strings ?? []) }
-        let appID = v["AppId"]?.string
-        let instanceIDs = v["InstanceIds"]?.strings ?? []
-        let layerIDs = v["LayerIds"]?.strings ?? []
-        let comment = v["Comment"]?.string
-        let customJson = v["CustomJson"]?.string
+    func createDeployment(_ r: CreateDeploymentRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
+        let stackID = r.stackId
+        let commandName = r.command.name
+        guard let command = CommandName(name: commandName) else {   // the shape's enum admits no other name
+            throw OwdError.internal("a validated command name \(commandName) is unknown")
+        }
+        let args = r.command.args ?? []
+        let appID = r.appId
+        let instanceIDs = r.instanceIds ?? []
+        let layerIDs = r.layerIds ?? []
+        let comment = r.comment
+        let customJson = r.customJson
         let createdAt = now()
         let id = Store.newID()
 
@@ -188,7 +188,7 @@ extension Store {
             let instances = try instanceIDs.map { try instanceRow(c, $0) }
             let layerStacks = try layerIDs.map { try stackOf(c, .layer, $0) }
             // (4) permissions.
-            try authorize(c, "CreateDeployment", stack: stack, need: .deploy)
+            try access.check(c, stack)
             // (5) the operation's other rules.
             if command.isAppCommand && appID == nil {
                 throw OwdError.validation("The \(commandName) command needs an AppId")
@@ -360,41 +360,40 @@ extension Store {
         return try Store.json(.object(m))
     }
 
-    func describeCommands(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
-        try Store.atMostOne(v, ["DeploymentId", "InstanceId", "CommandIds"], message: Store.describeCommandsMessage)
-        try engine.sync()
-        let levels = visibleLevels()
-        let op = "DescribeCommands"
+    func describeCommands(_ r: DescribeCommandsRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
+        try Store.atMostOne([r.deploymentId != nil, r.instanceId != nil, r.commandIds != nil],
+                            message: Store.describeCommandsMessage)
+        let grants = grants()
         let items: [UnsafeMutablePointer<json_t>] = try engine.read { c in
             var out: [UnsafeMutablePointer<json_t>] = []
             func collect(_ s: Statement, filter: Bool) throws {
                 defer { s.reset() }
                 while try s.step() {
-                    if filter && !Store.allowed(levels, s.string(10) ?? "") { continue }
+                    if filter && !access.allows(grants, stackID: s.string(10) ?? "") { continue }
                     out.append(try commandJSON(s))
                 }
             }
             do {
-                if let d = v["DeploymentId"]?.string {
+                if let d = r.deploymentId {
                     let stack = try stackOf(c, .deployment, d)
-                    try authorizeRead(op, stackID: stack, levels: levels)
+                    try access.check(grants, stackID: stack)
                     let s = try c.prepare(Store.commandColumns + " WHERE deployment_id=? ORDER BY seq")
                     s.bind(1, d)
                     try collect(s, filter: false)
-                } else if let i = v["InstanceId"]?.string {
+                } else if let i = r.instanceId {
                     let stack = try stackOf(c, .instance, i)
-                    try authorizeRead(op, stackID: stack, levels: levels)
+                    try access.check(grants, stackID: stack)
                     let s = try c.prepare(Store.commandColumns + " WHERE instance_id=?" + Store.commandOrder)
                     s.bind(1, i)
                     try collect(s, filter: false)
-                } else if let ids = v["CommandIds"]?.strings {
+                } else if let ids = r.commandIds {
                     var unique: [String] = []
                     var seen = Set<String>()
                     for id in ids {
                         _ = try stackOf(c, .command, id)
                         if seen.insert(id).inserted { unique.append(id) }
                     }
-                    for id in unique { try authorizeRead(op, stackID: try stackOf(c, .command, id), levels: levels) }
+                    for id in unique { try access.check(grants, stackID: try stackOf(c, .command, id)) }
                     if !unique.isEmpty {
                         let s = try c.prepare(Store.commandColumns + " WHERE id IN (SELECT value FROM json_each(?))" + Store.commandOrder)
                         s.bind(1, try Value.list(unique.map { .string($0) }).jsonText())
@@ -418,7 +417,7 @@ extension Store {
         let deploymentSeq: Int64
     }
 
-    func commandRow(_ c: Connection, _ id: String, operation: String) throws -> CommandRow {
+    func commandRow(_ c: Connection, _ id: String, _ access: Access) throws -> CommandRow {
         let s = try c.prepare("SELECT stack_id, status, deployment_seq FROM commands WHERE id=?")
         s.bind(1, id)
         let (stackID, status, seq): (String, String, Int64)
@@ -428,15 +427,15 @@ extension Store {
             (stackID, status, seq) = (s.string(0) ?? "", s.string(1) ?? "", s.int(2))
         }
         let stack = try stackRow(c, stackID)
-        try authorize(c, operation, stack: stack, need: .manage)
+        try access.check(c, stack)
         return CommandRow(stack: stack, status: status, deploymentSeq: seq)
     }
 
-    func acknowledgeCommand(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
-        let id = v["CommandId"]!.string!
+    func acknowledgeCommand(_ r: AcknowledgeCommandRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
+        let id = r.commandId
         let at = now()
         try engine.write { c, _ in
-            _ = try commandRow(c, id, operation: "AcknowledgeCommand")
+            _ = try commandRow(c, id, access)
             let s = try c.prepare("UPDATE commands SET acknowledged_at=? WHERE id=? AND acknowledged_at IS NULL")
             s.bind(1, at).bind(2, id)
             try s.run()
@@ -444,17 +443,17 @@ extension Store {
         return try Store.empty()
     }
 
-    func completeCommand(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
-        let id = v["CommandId"]!.string!
-        let status = v["Status"]!.string!
+    func completeCommand(_ r: CompleteCommandRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
+        let id = r.commandId
+        let status = r.status
         let at = now()
         try engine.write { c, change in
-            let row = try commandRow(c, id, operation: "CompleteCommand")
+            let row = try commandRow(c, id, access)
             if row.status != "pending" {
                 throw OwdError.validation("Command \(id) is already \(row.status): a command's result is never overwritten")
             }
             let s = try c.prepare("UPDATE commands SET status=?, completed_at=?, exit_code=?, log_url=? WHERE id=?")
-            s.bind(1, status).bind(2, at).bind(3, v["ExitCode"]?.integer).bind(4, v["LogUrl"]?.string).bind(5, id)
+            s.bind(1, status).bind(2, at).bind(3, r.exitCode).bind(4, r.logUrl).bind(5, id)
             try s.run()
             // The last pending command finishes the deployment, in this same transaction.
             let d = try c.prepare("""

@@ -159,7 +159,7 @@ public struct JSONText {
             // Rare in owd's answers (none hold a real): let jansson format it.
             if let text = json_dumps(json, Int(JSON_ENCODE_ANY)) {
                 raw(UnsafeRawPointer(text).assumingMemoryBound(to: UInt8.self), strlen(text))
-                free(text)
+                JSON.free(text)
             }
         case Int32(JSON_TRUE.rawValue): raw("true")
         case Int32(JSON_FALSE.rawValue): raw("false")
@@ -169,26 +169,63 @@ public struct JSONText {
 }
 
 extension Store {
-    /// Runs an operation and answers with compact JSON text (malloc'd, for `free`).
-    /// DescribeDeployments is written straight from the records.
+    /// THE JSON-text entry point: an operation by its AWS name and its request as UTF-8 JSON
+    /// text in, the response as compact JSON text out (malloc'd, NUL-terminated, for
+    /// `free`/`owd_free`), or an `OwdError`. owd_call_json, `call(_:json:)` (the tests and
+    /// Swift callers), the Python client and bridge and the HTTP server all enter here.
+    ///
+    /// The rule for the text: absent (nil) or empty text means `{}`. Text longer than
+    /// `Limits.requestText` is a ValidationException, refused before parsing. Text that is
+    /// not one JSON value (a syntax error, trailing text, invalid UTF-8, `\u0000`, a
+    /// duplicated key, nesting past jansson's limit) is `invalidArgument` ("request is not
+    /// valid JSON: ..."). JSON that is not an object (`[]`, `"x"`, `1`, `true`, `null`) is
+    /// a ValidationException, "The request must be a JSON object, not <type>", exactly as
+    /// owd_call answers such a json_t.
+    public func callJSON(_ operation: String, _ text: UnsafeRawBufferPointer?) throws -> UnsafeMutablePointer<CChar> {
+        guard let text, text.count > 0, let base = text.baseAddress else { return try callText(operation, nil) }
+        if text.count > Limits.requestText {
+            throw OwdError.validation("request text is longer than \(Limits.requestText) bytes")
+        }
+        var error = json_error_t()
+        guard let parsed = json_loadb(base.assumingMemoryBound(to: CChar.self), text.count,
+                                      Int(JSON_DECODE_ANY | JSON_REJECT_DUPLICATES), &error) else {
+            throw OwdError.invalidArgument("request is not valid JSON: \(JSON.reason(&error)) at line \(error.line), column \(error.column)")
+        }
+        defer { cjansson_decref(parsed) }
+        return try callText(operation, UnsafePointer(parsed))
+    }
+
+    /// The same with Swift strings (a thin wrapper over `callJSON`).
+    public func call(_ operation: String, json text: String) throws -> String {
+        var text = text
+        let out = try text.withUTF8 { try callJSON(operation, UnsafeRawBufferPointer($0)) }
+        defer { free(out) }
+        return String(cString: out)
+    }
+
+    /// Runs an operation on a parsed request (borrowed; NULL means {}) and answers with
+    /// compact JSON text (malloc'd, for `free`). DescribeDeployments is written straight
+    /// from the records.
     public func callText(_ operation: String, _ request: UnsafePointer<json_t>?) throws -> UnsafeMutablePointer<CChar> {
+        let op = try Store.operation(operation)
         var text = JSONText(capacity: 4096)
         // Every failure releases the buffer: a request refused by validate or by call
         // leaked it (found by the memcheck run of tests/c).
         do {
-            if operation == "DescribeDeployments" {
-                let v = try OperationShapes.validate(operation: operation, request: request)
+            let value = try validated(op, request)
+            let access = Access(operation: op, caller: caller)
+            if op == .describeDeployments {
+                let r = try DescribeDeploymentsRequest(value)
                 text.raw("{\"Deployments\":[")
                 var first = true
-                try selectDeployments(stackID: v["StackId"]?.string, appID: v["AppId"]?.string,
-                                      deploymentIDs: v["DeploymentIds"]?.strings) { r in
+                try selectDeployments(stackID: r.stackId, appID: r.appId, deploymentIDs: r.deploymentIds, access) { d in
                     if !first { text.byte(44) }
                     first = false
-                    r.write(&text)
+                    d.write(&text)
                 }
                 text.raw("]}")
             } else {
-                let response = try call(operation, request)
+                let response = try dispatch(op, value, access)
                 text.value(response)
                 cjansson_decref(response)
             }

@@ -3,14 +3,6 @@ import CSQLite
 
 /// User profiles and per-stack permissions (section 7).
 extension Store {
-    /// CreateUserProfile and DescribeUserProfiles are for the embedding program only. They
-    /// concern no stack: AWS IAM names such an action's resource `*`.
-    func requireEmbedder(_ operation: String) throws {
-        if let caller {
-            throw OwdError.accessDenied("User: \(caller) is not authorized to perform: opsworks:\(operation) on resource: *")
-        }
-    }
-
     static func userNotFound(_ arn: String) -> OwdError {
         .notFound("Unable to find user with ARN \(arn)")
     }
@@ -22,15 +14,15 @@ extension Store {
         return try s.step()
     }
 
-    func createUserProfile(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
-        try requireEmbedder("CreateUserProfile")
-        let arn = v["IamUserArn"]!.string!
+    func createUserProfile(_ r: CreateUserProfileRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
+        try access.checkEmbedder()
+        let arn = r.iamUserArn
         // AWS names the profile after the user: the last segment of the ARN.
         let name = String(arn.split(separator: "/", omittingEmptySubsequences: false).last ?? Substring(arn))
         var members: [(String, Value)] = [("IamUserArn", .string(arn)), ("Name", .string(name))]
-        members.append(("SshUsername", v["SshUsername"] ?? .string(name)))
-        if let k = v["SshPublicKey"] { members.append(("SshPublicKey", k)) }
-        members.append(("AllowSelfManagement", v["AllowSelfManagement"] ?? .boolean(false)))
+        members.append(("SshUsername", .string(r.sshUsername ?? name)))
+        if let k = r.sshPublicKey { members.append(("SshPublicKey", .string(k))) }
+        members.append(("AllowSelfManagement", .boolean(r.allowSelfManagement ?? false)))
         let body = try Value.object(members).jsonText()
         try engine.write { c, _ in
             if try profileExists(c, arn) {
@@ -43,8 +35,8 @@ extension Store {
         return try Store.json(.object([("IamUserArn", .string(arn))]))
     }
 
-    func describeUserProfiles(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
-        let arns = v["IamUserArns"]?.strings
+    func describeUserProfiles(_ r: DescribeUserProfilesRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
+        let arns = r.iamUserArns
         let items: [UnsafeMutablePointer<json_t>] = try engine.read { c in
             var bodies: [String] = []
             if let arns {
@@ -57,9 +49,9 @@ extension Store {
                     if seen.insert(arn).inserted { bodies.append(s.string(0) ?? "{}") }
                 }
                 // (3) unknown users before (4) the refusal.
-                try requireEmbedder("DescribeUserProfiles")
+                try access.checkEmbedder()
             } else {
-                try requireEmbedder("DescribeUserProfiles")
+                try access.checkEmbedder()
                 let s = try c.prepare("SELECT body FROM user_profiles ORDER BY seq")
                 defer { s.reset() }
                 while try s.step() { bodies.append(s.string(0) ?? "{}") }
@@ -76,21 +68,21 @@ extension Store {
         return try Store.list("UserProfiles", items)
     }
 
-    func setPermission(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
-        let stackID = v["StackId"]!.string!
-        let arn = v["IamUserArn"]!.string!
+    func setPermission(_ r: SetPermissionRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
+        let stackID = r.stackId
+        let arn = r.iamUserArn
         try engine.write { c, change in
             let stack = try stackRow(c, stackID)
             guard try profileExists(c, arn) else { throw Store.userNotFound(arn) }
-            try authorize(c, "SetPermission", stack: stack, need: .manage)
+            try access.check(c, stack)
             if arn == caller {
                 throw OwdError.validation("You cannot set your own permission level")
             }
             // The model types Level as a plain string: a wrong value is one of the operation's
             // other rules (5), after unknown IDs and the refusal.
-            let level = try v["Level"].map { l -> Level in
-                guard let level = Level(name: l.string!) else {
-                    throw OwdError.validation("Level must be one of deny, iam_only, show, deploy, manage, not \(l.string!)")
+            let level = try r.level.map { l -> Level in
+                guard let level = Level(name: l) else {
+                    throw OwdError.validation("Level must be one of deny, iam_only, show, deploy, manage, not \(l)")
                 }
                 return level
             }
@@ -103,26 +95,25 @@ extension Store {
                   allow_sudo = coalesce(?5, allow_sudo), change_seq = ?6
                 """)
             s.bind(1, stackID).bind(2, arn).bind(3, level?.name)
-            s.bind(4, v["AllowSsh"]?.boolean.map { $0 ? 1 : 0 })
-            s.bind(5, v["AllowSudo"]?.boolean.map { $0 ? 1 : 0 })
+            s.bind(4, r.allowSsh.map { $0 ? 1 : 0 })
+            s.bind(5, r.allowSudo.map { $0 ? 1 : 0 })
             s.bind(6, change)
             try s.run()
         }
         return try Store.empty()
     }
 
-    func describePermissions(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
-        let stackID = v["StackId"]?.string
-        let arn = v["IamUserArn"]?.string
-        try engine.sync()
-        let levels = visibleLevels()
+    func describePermissions(_ r: DescribePermissionsRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
+        let stackID = r.stackId
+        let arn = r.iamUserArn
+        let grants = grants()
         let items: [UnsafeMutablePointer<json_t>] = try engine.read { c in
             if let stackID {
                 _ = try stackRow(c, stackID)
             }
             if let arn, try !profileExists(c, arn) { throw Store.userNotFound(arn) }
             if let stackID {
-                try authorizeRead("DescribePermissions", stackID: stackID, levels: levels, need: .manage)
+                try access.check(grants, stackID: stackID)
             }
             var sql = "SELECT stack_id, iam_user_arn, allow_ssh, allow_sudo, level FROM permissions WHERE 1"
             if stackID != nil { sql += " AND stack_id=?1" }
@@ -138,7 +129,7 @@ extension Store {
                     let user = s.string(1) ?? ""
                     // Without a stack: only the stacks the caller manages (the caller's own
                     // permission on another stack is that stack's DescribePermissions too).
-                    if stackID == nil && !Store.allowed(levels, stack, need: .manage) { continue }
+                    if stackID == nil && !access.allows(grants, stackID: stack) { continue }
                     out.append(try Store.json(.object([
                         ("StackId", .string(stack)), ("IamUserArn", .string(user)),
                         ("AllowSsh", .boolean(s.int(2) != 0)), ("AllowSudo", .boolean(s.int(3) != 0)),

@@ -50,13 +50,13 @@ extension Store {
 
     // MARK: Create
 
-    func createStack(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
+    func createStack(_ r: CreateStackRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
         let id = Store.newID()
-        let region = v["Region"]!.string!
+        let region = r.region
         let createdAt = now()
         // Arn, as AWS spelled it; the account is the creator's.
-        let arn = "arn:aws:opsworks:\(region):\(account):stack/\(id)/"
-        let body = try Store.kept(v, .stack, adding: [("Arn", .string(arn))])
+        let arn = "arn:aws:opsworks:\(region):\(access.account):stack/\(id)/"
+        let body = try Store.kept(r.value, .stack, adding: [("Arn", .string(arn))])
         try engine.write { c, change in
             let s = try c.prepare("INSERT INTO stacks(id, region, created_at, body, change_seq) VALUES(?,?,?,?,?)")
             s.bind(1, id).bind(2, region).bind(3, createdAt).bind(4, body).bind(5, change)
@@ -75,43 +75,42 @@ extension Store {
     }
 
     /// CreateLayer and CreateApp: a resource of a stack the caller manages, kept as given.
-    private func createInStack(_ v: Value, _ kind: ResourceKind, _ operation: String,
+    private func createInStack(_ stackID: String, _ v: Value, _ kind: ResourceKind, _ access: Access,
                                then: (Connection, _ id: String, _ body: String) throws -> Void = { _, _, _ in }) throws -> UnsafeMutablePointer<json_t> {
-        let stackID = v["StackId"]!.string!
         let id = Store.newID()
         let createdAt = now()
         let body = try Store.kept(v, kind, dropping: ["StackId"])
         try engine.write { c, change in
             let stack = try stackRow(c, stackID)
-            try authorize(c, operation, stack: stack, need: .manage)
+            try access.check(c, stack)
             try insertResource(c, kind, id: id, stackID: stackID, createdAt: createdAt, body: body, change: change)
             try then(c, id, body)
         }
         return try Store.json(.object([(kind.idMember, .string(id))]))
     }
 
-    func createLayer(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
-        try createInStack(v, .layer, "CreateLayer")
+    func createLayer(_ r: CreateLayerRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
+        try createInStack(r.stackId, r.value, .layer, access)
     }
 
-    func createApp(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
-        try createInStack(v, .app, "CreateApp") { c, id, body in
+    func createApp(_ r: CreateAppRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
+        try createInStack(r.stackId, r.value, .app, access) { c, id, body in
             let version = try c.prepare("INSERT INTO app_versions(app_id, version, body) VALUES(?, 1, ?)")
             version.bind(1, id).bind(2, body)
             try version.run()
         }
     }
 
-    func createInstance(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
-        let stackID = v["StackId"]!.string!
-        let layerIDs = v["LayerIds"]!.strings!
+    func createInstance(_ r: CreateInstanceRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
+        let stackID = r.stackId
+        let layerIDs = r.layerIds
         let id = Store.newID()
         let createdAt = now()
-        let body = try Store.kept(v, .instance, dropping: ["StackId"])
+        let body = try Store.kept(r.value, .instance, dropping: ["StackId"])
         try engine.write { c, change in
             let stack = try stackRow(c, stackID)
             let layerStacks = try layerIDs.map { try stackOf(c, .layer, $0) }
-            try authorize(c, "CreateInstance", stack: stack, need: .manage)
+            try access.check(c, stack)
             for (l, s) in zip(layerIDs, layerStacks) where s != stackID {
                 throw OwdError.validation("Layer \(l) does not belong to stack \(stackID)")
             }
@@ -119,16 +118,15 @@ extension Store {
             for l in layerIDs where !unique.contains(l) { unique.append(l) }
             try insertResource(c, .instance, id: id, stackID: stackID, createdAt: createdAt, body: body, change: change,
                                extra: ["status": "stopped", "layer_ids": unique.joined(separator: ","),
-                                       "os": v["Os"]?.string ?? ""])
+                                       "os": r.os ?? ""])
         }
         return try Store.json(.object([("InstanceId", .string(id))]))
     }
 
-    func setInstanceStatus(_ v: Value, _ operation: String, _ status: String) throws -> UnsafeMutablePointer<json_t> {
-        let id = v["InstanceId"]!.string!
+    func setInstanceStatus(_ id: String, _ access: Access, _ status: String) throws -> UnsafeMutablePointer<json_t> {
         try engine.write { c, _ in
             let stack = try stackRow(c, try stackOf(c, .instance, id))
-            try authorize(c, operation, stack: stack, need: .manage)
+            try access.check(c, stack)
             let s = try c.prepare("UPDATE instances SET status=? WHERE id=?")
             s.bind(1, status).bind(2, id)
             try s.run()
@@ -136,12 +134,12 @@ extension Store {
         return try Store.empty()
     }
 
-    func startInstance(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
-        try setInstanceStatus(v, "StartInstance", "online")
+    func startInstance(_ r: StartInstanceRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
+        try setInstanceStatus(r.instanceId, access, "online")
     }
 
-    func stopInstance(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
-        try setInstanceStatus(v, "StopInstance", "stopped")
+    func stopInstance(_ r: StopInstanceRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
+        try setInstanceStatus(r.instanceId, access, "stopped")
     }
 
     // MARK: Describe
@@ -149,10 +147,9 @@ extension Store {
     /// The one describe walk of stacks, layers, apps and instances: `ids` (every one must
     /// exist; duplicates once) or a filter (`column` = `value`, whose own resource must
     /// exist), or everything the caller may see; oldest first.
-    func describe(_ kind: ResourceKind, operation: String, ids: [String]?,
+    func describe(_ kind: ResourceKind, _ access: Access, ids: [String]?,
                   filter: (column: String, value: String, owner: Resource)?) throws -> UnsafeMutablePointer<json_t> {
-        try engine.sync()
-        let levels = visibleLevels()
+        let grants = grants()
         // A stack is its own stack: the stacks table has no stack_id column.
         let stackColumn = kind.resource == .stack ? "id" : "stack_id"
         let select = "SELECT id, \(stackColumn), created_at, body, seq\(kind.table == "instances" ? ", status" : "") FROM \(kind.table)"
@@ -162,7 +159,7 @@ extension Store {
                 defer { s.reset() }
                 while try s.step() {
                     let stackID = s.string(1) ?? ""
-                    if filter && !Store.allowed(levels, stackID) { continue }
+                    if filter && !access.allows(grants, stackID: stackID) { continue }
                     out.append(try resourceJSON(kind, s))
                 }
             }
@@ -173,7 +170,7 @@ extension Store {
                         _ = try stackOf(c, kind.resource, id)
                         unique.append(id)
                     }
-                    for id in unique { try authorizeRead(operation, stackID: try stackOf(c, kind.resource, id), levels: levels) }
+                    for id in unique { try access.check(grants, stackID: try stackOf(c, kind.resource, id)) }
                     if !unique.isEmpty {
                         let s = try c.prepare(select + " WHERE id IN (SELECT value FROM json_each(?)) ORDER BY seq")
                         s.bind(1, try Value.list(unique.map { .string($0) }).jsonText())
@@ -181,7 +178,7 @@ extension Store {
                     }
                 } else if let filter {
                     let stackID = try stackOf(c, filter.owner, filter.value)
-                    try authorizeRead(operation, stackID: stackID, levels: levels)
+                    try access.check(grants, stackID: stackID)
                     let condition = filter.column == "layer_ids"
                         ? " WHERE stack_id=? AND (',' || layer_ids || ',') LIKE ('%,' || ? || ',%') ORDER BY seq"
                         : " WHERE \(filter.column)=? ORDER BY seq"
@@ -215,29 +212,27 @@ extension Store {
         return body
     }
 
-    func describeStacks(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
-        try describe(.stack, operation: "DescribeStacks", ids: v["StackIds"]?.strings, filter: nil)
+    func describeStacks(_ r: DescribeStacksRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
+        try describe(.stack, access, ids: r.stackIds, filter: nil)
     }
 
-    func describeLayers(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
-        try Store.atMostOne(v, ["StackId", "LayerIds"], message: "Please provide one or more layer IDs or a stack ID")
-        return try describe(.layer, operation: "DescribeLayers", ids: v["LayerIds"]?.strings,
-                            filter: v["StackId"]?.string.map { ("stack_id", $0, .stack) })
+    func describeLayers(_ r: DescribeLayersRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
+        try Store.atMostOne([r.stackId != nil, r.layerIds != nil], message: "Please provide one or more layer IDs or a stack ID")
+        return try describe(.layer, access, ids: r.layerIds, filter: r.stackId.map { ("stack_id", $0, .stack) })
     }
 
-    func describeApps(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
-        try Store.atMostOne(v, ["StackId", "AppIds"], message: "Please provide one or more app IDs or a stack ID")
-        return try describe(.app, operation: "DescribeApps", ids: v["AppIds"]?.strings,
-                            filter: v["StackId"]?.string.map { ("stack_id", $0, .stack) })
+    func describeApps(_ r: DescribeAppsRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
+        try Store.atMostOne([r.stackId != nil, r.appIds != nil], message: "Please provide one or more app IDs or a stack ID")
+        return try describe(.app, access, ids: r.appIds, filter: r.stackId.map { ("stack_id", $0, .stack) })
     }
 
-    func describeInstances(_ v: Value) throws -> UnsafeMutablePointer<json_t> {
-        try Store.atMostOne(v, ["StackId", "LayerId", "InstanceIds"],
+    func describeInstances(_ r: DescribeInstancesRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
+        try Store.atMostOne([r.stackId != nil, r.layerId != nil, r.instanceIds != nil],
                             message: "Please provide either one or more instance IDs or one stack ID or one layer ID")
         let filter: (String, String, Resource)?
-        if let s = v["StackId"]?.string { filter = ("stack_id", s, .stack) }
-        else if let l = v["LayerId"]?.string { filter = ("layer_ids", l, .layer) }
+        if let s = r.stackId { filter = ("stack_id", s, .stack) }
+        else if let l = r.layerId { filter = ("layer_ids", l, .layer) }
         else { filter = nil }
-        return try describe(.instance, operation: "DescribeInstances", ids: v["InstanceIds"]?.strings, filter: filter)
+        return try describe(.instance, access, ids: r.instanceIds, filter: filter)
     }
 }

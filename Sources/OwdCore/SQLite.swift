@@ -100,8 +100,6 @@ final class Connection {
         guard try s.step() else { return 0 }
         return s.int(0)
     }
-
-    var changes: Int { Int(sqlite3_changes(db)) }
 }
 
 final class Statement {

@@ -64,10 +64,8 @@ struct Member {
 /// The one table of operation shapes (generated from the AWS model) and the validator
 /// that turns a jansson request into a `Value`, once, in the core.
 enum OperationShapes {
-    static func validate(operation: String, request: UnsafePointer<json_t>?) throws -> Value {
-        guard let shape = requests[operation] else {
-            throw OwdError.unknownOperation("Unknown operation \(operation)")
-        }
+    static func validate(operation: Operation, request: UnsafePointer<json_t>?) throws -> Value {
+        let shape = operation.requestShape
         guard let request else {
             // NULL means {}, and {} is validated like any request: its required members are
             // missing. (Returning an empty value here let UpdateApp, CreateDeployment and
@@ -128,7 +126,7 @@ enum OperationShapes {
             if type == Int32(JSON_FALSE.rawValue) { return .boolean(false) }
             throw fail(path, expected: "boolean", json)
         case .list:
-            let element = shape.element!
+            guard let element = shape.element else { throw OwdError.internal("a list shape without its element") }
             guard type == Int32(JSON_ARRAY.rawValue) else { throw fail(path, expected: "list", json) }
             let count = json_array_size(json)
             if count > Limits.list {
@@ -138,12 +136,12 @@ enum OperationShapes {
             items.reserveCapacity(count)
             let listPath = path
             for i in 0..<count {
-                let item = json_array_get(json, i)!
+                guard let item = json_array_get(json, i) else { throw OwdError.internal("a list entry vanished") }
                 items.append(try value(item, element, path: listPath, index: i, depth: depth + 1))
             }
             return .list(items)
         case .map:
-            let element = shape.element!
+            guard let element = shape.element else { throw OwdError.internal("a map shape without its element") }
             guard type == Int32(JSON_OBJECT.rawValue) else { throw fail(path, expected: "map", json) }
             let count = json_object_size(json)
             if count > Limits.map {
@@ -154,8 +152,7 @@ enum OperationShapes {
             var iter = json_object_iter(UnsafeMutablePointer(mutating: json))
             while let it = iter {
                 let key = try keyString(it, path: path)
-                let v = json_object_iter_value(it)!
-                if cjansson_typeof(v) == Int32(JSON_NULL.rawValue) {   // null is absent, as for members
+                guard let v = json_object_iter_value(it), cjansson_typeof(v) != Int32(JSON_NULL.rawValue) else {   // null is absent, as for members
                     iter = json_object_iter_next(UnsafeMutablePointer(mutating: json), it)
                     continue
                 }
@@ -166,28 +163,27 @@ enum OperationShapes {
         case .structure:
             let shapeMembers = shape.members
             guard type == Int32(JSON_OBJECT.rawValue) else { throw fail(path, expected: "structure", json) }
-            var members: [(String, Value)] = []
+            // With each member its position in the shape: answered in the shape's order.
+            var members: [(Int, String, Value)] = []
             var iter = json_object_iter(UnsafeMutablePointer(mutating: json))
             while let it = iter {
                 let key = try keyString(it, path: path)
-                guard let member = shapeMembers.first(where: { $0.name == key }) else {
+                guard let position = shapeMembers.firstIndex(where: { $0.name == key }) else {
                     throw OwdError.validation("Unknown parameter in input: \"\(join(path, key))\", must be one of: \(shapeMembers.map(\.name).joined(separator: ", "))")
                 }
-                let v = json_object_iter_value(it)!
+                let v = json_object_iter_value(it)
                 iter = json_object_iter_next(UnsafeMutablePointer(mutating: json), it)
-                if cjansson_typeof(v) == Int32(JSON_NULL.rawValue) { continue }  // null is absent
-                members.append((key, try value(v, member.shape, path: join(path, key), depth: depth + 1)))
+                guard let v, cjansson_typeof(v) != Int32(JSON_NULL.rawValue) else { continue }  // null is absent
+                members.append((position, key, try value(v, shapeMembers[position].shape, path: join(path, key), depth: depth + 1)))
             }
-            for member in shapeMembers where member.required {
-                if !members.contains(where: { $0.0 == member.name }) {
+            for (position, member) in shapeMembers.enumerated() where member.required {
+                if !members.contains(where: { $0.0 == position }) {
                     throw OwdError.validation("Missing required parameter in input: \"\(join(path, member.name))\"")
                 }
             }
             // Members in the order the shape defines them: stored and returned predictably.
-            members.sort { a, b in
-                shapeMembers.firstIndex { $0.name == a.0 }! < shapeMembers.firstIndex { $0.name == b.0 }!
-            }
-            return .object(members)
+            members.sort { $0.0 < $1.0 }
+            return .object(members.map { ($0.1, $0.2) })
         }
     }
 

@@ -27,98 +27,27 @@ public final class Store {
     public var path: String? { engine.path }
 
     /// The operations owd answers, by AWS name.
-    public static var operations: [String] { Array(handlers.keys).sorted() }
+    public static var operations: [String] { Operation.allCases.map(\.rawValue).sorted() }
+
+    static func operation(_ name: String) throws -> Operation {
+        guard let op = Operation(rawValue: name) else { throw OwdError.unknownOperation("Unknown operation \(name)") }
+        return op
+    }
+
+    /// Validates a request (NULL: {}) against the operation's shape.
+    func validated(_ operation: Operation, _ request: UnsafePointer<json_t>?) throws -> Value {
+        let value = try OperationShapes.validate(operation: operation, request: request)
+        // Reads answer from the cache: bring it up to every commit made before this call.
+        if !operation.writes { try engine.sync() }
+        return value
+    }
 
     /// Runs an operation by its AWS name. The request is borrowed; the response is a new
     /// reference. Every failure is an `OwdError`, and a failed call changes nothing.
     public func call(_ operation: String, _ request: UnsafePointer<json_t>?) throws -> UnsafeMutablePointer<json_t> {
-        guard let handler = Store.handlers[operation] else {
-            throw OwdError.unknownOperation("Unknown operation \(operation)")
-        }
-        let value = try OperationShapes.validate(operation: operation, request: request)
-        return try handler(self)(value)
-    }
-
-    /// The same with JSON text in and out (tests, and callers without jansson).
-    public func call(_ operation: String, json text: String) throws -> String {
-        let request = try text.isEmpty ? nil : JSON.loads(text)
-        defer { if let request { cjansson_decref(request) } }
-        let response = try call(operation, request.map { UnsafePointer($0) })
-        defer { cjansson_decref(response) }
-        return try JSON.dumps(response)
-    }
-
-    static let handlers: [String: (Store) -> (Value) throws -> UnsafeMutablePointer<json_t>] = [
-        "DescribeDeployments": { s in s.describeDeployments },
-        "CreateDeployment": { s in s.createDeployment },
-        "DescribeCommands": { s in s.describeCommands },
-        "AcknowledgeCommand": { s in s.acknowledgeCommand },
-        "CompleteCommand": { s in s.completeCommand },
-        "CreateStack": { s in s.createStack },
-        "DescribeStacks": { s in s.describeStacks },
-        "CreateLayer": { s in s.createLayer },
-        "DescribeLayers": { s in s.describeLayers },
-        "CreateApp": { s in s.createApp },
-        "DescribeApps": { s in s.describeApps },
-        "UpdateApp": { s in s.updateApp },
-        "CreateInstance": { s in s.createInstance },
-        "StartInstance": { s in s.startInstance },
-        "StopInstance": { s in s.stopInstance },
-        "DescribeInstances": { s in s.describeInstances },
-        "CreateUserProfile": { s in s.createUserProfile },
-        "DescribeUserProfiles": { s in s.describeUserProfiles },
-        "SetPermission": { s in s.setPermission },
-        "DescribePermissions": { s in s.describePermissions },
-    ]
-
-    // MARK: Permissions (section 7)
-
-    /// The account ID in the caller's ARN (arn:aws:iam::<account>:user/<name>).
-    var account: String {
-        guard let caller else { return "000000000000" }
-        let parts = caller.split(separator: ":", omittingEmptySubsequences: false)
-        return parts.count > 4 ? String(parts[4]) : ""
-    }
-
-    func denied(_ operation: String, stackID: String, region: String) -> OwdError {
-        .accessDenied("User: \(caller ?? "") is not authorized to perform: opsworks:\(operation) on resource: arn:aws:opsworks:\(region):\(account):stack/\(stackID)/")
-    }
-
-    /// Inside a write transaction: the caller's level on the stack as the store holds it now.
-    func authorize(_ c: Connection, _ operation: String, stack: StackRow, need: Level) throws {
-        guard let caller else { return }
-        let s = try c.prepare("SELECT level FROM permissions WHERE stack_id=? AND iam_user_arn=?")
-        s.bind(1, stack.id).bind(2, caller)
-        defer { s.reset() }
-        let level = try s.step() ? Level(name: s.string(0) ?? "") ?? .deny : .deny
-        if level < need { throw denied(operation, stackID: stack.id, region: stack.region) }
-    }
-
-    /// For reads: the caller's levels by stack from the cache (nil: may see everything).
-    func visibleLevels() -> [UUIDKey: Level]? {
-        guard let caller else { return nil }
-        return engine.cacheLock.reading { engine.cache.permissions[caller] ?? [:] }
-    }
-
-    func authorizeRead(_ operation: String, stackID: String, levels: [UUIDKey: Level]?, need: Level = .show) throws {
-        guard let levels else { return }
-        let key = UUIDKey(stackID)
-        if let key, let l = levels[key], l >= need { return }
-        let region = key.flatMap { k in engine.cacheLock.reading { engine.cache.stacks[k]?.region } } ?? ""
-        throw denied(operation, stackID: stackID, region: region)
-    }
-
-    static func allowed(_ levels: [UUIDKey: Level]?, _ stackID: String, need: Level = .show) -> Bool {
-        guard let levels else { return true }
-        guard let k = UUIDKey(stackID), let l = levels[k] else { return false }
-        return l >= need
-    }
-
-    // MARK: Shared rules
-
-    /// "At most one parameter": every given member (an empty list counts as given).
-    static func atMostOne(_ v: Value, _ names: [String], message: String) throws {
-        if names.filter({ v[$0] != nil }).count > 1 { throw OwdError.validation(message) }
+        let op = try Store.operation(operation)
+        let value = try validated(op, request)
+        return try dispatch(op, value, Access(operation: op, caller: caller))
     }
 
     func now() -> Int64 { engine.clock() }
@@ -146,6 +75,17 @@ public final class Store {
     static let empty: () throws -> UnsafeMutablePointer<json_t> = {
         guard let o = json_object() else { throw OwdError.outOfMemory }
         return o
+    }
+
+    /// "At most one parameter": every given member (an empty list counts as given).
+    static func atMostOne(_ given: [Bool], message: String) throws {
+        if given.filter({ $0 }).count > 1 { throw OwdError.validation(message) }
+    }
+
+    /// The caller's levels for a read, from the cache (nil levels: may see everything).
+    func grants() -> Grants {
+        guard let caller else { return Grants(levels: nil, engine: engine) }
+        return Grants(levels: engine.cache.reading { $0.permissions[caller] ?? [:] }, engine: engine)
     }
 }
 
@@ -180,5 +120,11 @@ extension Store {
         defer { s.reset() }
         guard try s.step() else { throw resource.notFound(id) }
         return s.string(0) ?? ""
+    }
+
+    /// Deletes a cached record and leaves its tombstone (one write). Internal: the next
+    /// issue's DeleteStack, DeleteApp, ... and the tests call it.
+    func remove(_ kind: Tombstone.Kind, id: String, iamUserArn: String? = nil) throws {
+        try engine.write { c, change in try engine.remove(c, change: change, kind, id: id, iamUserArn: iamUserArn) }
     }
 }

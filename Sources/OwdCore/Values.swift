@@ -1,4 +1,7 @@
 import CJansson
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A request member's value after validation against its shape.
 public indirect enum Value: Equatable, Sendable {
@@ -19,33 +22,6 @@ public indirect enum Value: Equatable, Sendable {
             return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         default: return false
         }
-    }
-
-    public subscript(_ name: String) -> Value? {
-        if case .object(let members) = self {
-            for (k, v) in members where k == name { return v }
-        }
-        return nil
-    }
-
-    public var string: String? {
-        if case .string(let s) = self { return s }
-        return nil
-    }
-
-    public var integer: Int64? {
-        if case .integer(let i) = self { return i }
-        return nil
-    }
-
-    public var boolean: Bool? {
-        if case .boolean(let b) = self { return b }
-        return nil
-    }
-
-    public var strings: [String]? {
-        if case .list(let items) = self { return items.compactMap { $0.string } }
-        return nil
     }
 
     public var members: [(String, Value)] {
@@ -95,19 +71,31 @@ public indirect enum Value: Equatable, Sendable {
 public enum JSON {
     public static func dumps(_ json: UnsafePointer<json_t>) throws -> String {
         guard let text = json_dumps(json, Int(JSON_COMPACT | JSON_ENCODE_ANY)) else { throw OwdError.outOfMemory }
-        defer { free(text) }
+        defer { JSON.free(text) }
         return String(cString: text)
     }
 
-    /// Parses JSON text (any value). Throws `invalidArgument` naming the position of a syntax error.
+    /// Releases text that jansson allocated (json_dumps) with jansson's own free function:
+    /// a program may have given jansson other allocators (json_set_alloc_funcs).
+    static func free(_ text: UnsafeMutablePointer<CChar>) {
+        var malloc: json_malloc_t?
+        var release: json_free_t?
+        json_get_alloc_funcs(&malloc, &release)
+        if let release { release(text) } else { Glibc.free(text) }
+    }
+
+    /// jansson's error text.
+    static func reason(_ error: inout json_error_t) -> String {
+        withUnsafeBytes(of: &error.text) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+
+    /// Parses JSON text (any value). Throws `invalidArgument` naming the position of a
+    /// syntax error. Requests enter through `Store.callJSON`, which applies the one rule.
     public static func loads(_ text: String) throws -> UnsafeMutablePointer<json_t> {
         var error = json_error_t()
         let parsed = text.withCString { json_loadb($0, text.utf8.count, Int(JSON_DECODE_ANY | JSON_REJECT_DUPLICATES), &error) }
         guard let parsed else {
-            let reason = withUnsafeBytes(of: &error.text) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            throw OwdError.invalidArgument("request is not valid JSON: \(reason) at line \(error.line), column \(error.column)")
+            throw OwdError.invalidArgument("request is not valid JSON: \(reason(&error)) at line \(error.line), column \(error.column)")
         }
         return parsed
     }

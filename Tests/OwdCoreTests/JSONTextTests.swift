@@ -57,3 +57,42 @@ struct JSONTextTests {
         #expect(String(cString: p) == #"{"__type":"ValidationException","message":"bad \"x\"\n"}"#)
     }
 }
+
+/// The one JSON-text entry (`Store.callJSON`): its rule for text, the same for every caller.
+@Suite("The JSON-text entry")
+struct JSONEntryTests {
+    func call(_ f: Fixture, _ text: String) -> Result<String, OwdError> {
+        do { return .success(try f.store.call("DescribeStacks", json: text)) } catch let e as OwdError {
+            return .failure(e)
+        } catch { return .failure(.internal("\(error)")) }
+    }
+
+    @Test("Empty text is {}; text that is not JSON is InvalidArgument; JSON that is not an object names its type")
+    func theRule() throws {
+        let f = try Fixture()
+        #expect(try f.store.call("DescribeStacks", json: "") == #"{"Stacks":[]}"#)
+        let absent = try f.store.callJSON("DescribeStacks", nil)
+        defer { free(absent) }
+        #expect(String(cString: absent) == #"{"Stacks":[]}"#)
+        for (text, type) in [("[]", "list"), ("\"x\"", "string"), ("1", "integer"), ("1.5", "number"),
+                             ("true", "boolean"), ("null", "null")] {
+            #expect(call(f, text) == .failure(.validation("The request must be a JSON object, not \(type)")), "\(text)")
+        }
+        for text in [" ", "{", "{}x", "{\"a\":1,\"a\":2}", "{\"a\":\"\\u0000\"}", "nul\u{0}"] {
+            guard case .failure(.invalidArgument(let m)) = call(f, text) else {
+                Issue.record("\(text.debugDescription) was not refused as text that is not JSON")
+                continue
+            }
+            #expect(m.hasPrefix("request is not valid JSON: "), "\(m)")
+        }
+        // Past the limit: refused before parsing, whatever the text holds.
+        let big = String(repeating: " ", count: Limits.requestText + 1)
+        #expect(call(f, big) == .failure(.validation("request text is longer than \(Limits.requestText) bytes")))
+    }
+
+    @Test("Unknown operations are refused whatever the text")
+    func unknownOperation() throws {
+        let f = try Fixture()
+        #expect(throws: OwdError.unknownOperation("Unknown operation Nope")) { try f.store.call("Nope", json: "{}") }
+    }
+}

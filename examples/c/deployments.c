@@ -11,7 +11,7 @@
 /* Runs an operation on JSON text; exits with the AWS error on failure. */
 static json_t *call(owd_store *store, const char *operation, const char *request) {
     char *text = NULL;
-    if (owd_call_json(store, operation, request, &text) != OWD_OK) {
+    if (owd_call_json(&text, store, operation, request) != OWD_OK) {
         fprintf(stderr, "%s failed: %s\n", operation, text ? text : owd_error_last()->message);
         owd_free(text);
         exit(1);
@@ -78,7 +78,7 @@ int main(void) {
     /* DescribeDeployments as jansson JSON. */
     json_t *describe = json_pack("{s:s}", "StackId", stack);
     json_t *response = NULL;
-    if (owd_call(store, "DescribeDeployments", describe, &response) != OWD_OK) {
+    if (owd_call(&response, store, "DescribeDeployments", describe) != OWD_OK) {
         fprintf(stderr, "DescribeDeployments: %s\n", owd_error_last()->message);
         return 1;
     }
@@ -90,7 +90,7 @@ int main(void) {
 
     /* The same through opaque handles: no JSON at all. */
     owd_deployment_list *list = NULL;
-    if (owd_describe_deployments(store, stack, NULL, NULL, 0, &list) != OWD_OK) {
+    if (owd_describe_deployments(&list, store, stack, NULL, NULL, 0) != OWD_OK) {
         fprintf(stderr, "owd_describe_deployments: %s\n", owd_error_last()->message);
         return 1;
     }

@@ -17,11 +17,11 @@ int main(void) {
         return 1;
     }
     char *text = NULL;
-    int rc = owd_call_json(store, "DescribeDeployments", "{\"StackId\": \"nope\"}", &text);
+    int rc = owd_call_json(&text, store, "DescribeDeployments", "{\"StackId\": \"nope\"}");
     int ok = rc == OWD_ENOTFOUND && text && strstr(text, "\"__type\":\"ResourceNotFoundException\"");
     owd_free(text);
     owd_deployment_list *list = NULL;
-    ok = ok && owd_describe_deployments(store, NULL, NULL, NULL, 0, &list) == OWD_OK &&
+    ok = ok && owd_describe_deployments(&list, store, NULL, NULL, NULL, 0) == OWD_OK &&
          owd_deployment_list_count(list) == 0;
     owd_deployment_list_free(list);
     owd_store_close(store);

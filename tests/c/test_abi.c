@@ -49,7 +49,7 @@ static json_t *callf(owd_store *store, const char *operation, const char *format
         return NULL;
     }
     json_t *response = SENTINEL;
-    int rc = owd_call(store, operation, request, &response);
+    int rc = owd_call(&response, store, operation, request);
     json_decref(request);
     if (rc != OWD_OK) {
         fprintf(stderr, "     %s failed: %d %s: %s\n", operation, rc, owd_error_last()->type, owd_error_last()->message);
@@ -197,7 +197,7 @@ static void free_and_json_decref_accept_null_and_release(void) {
     owd_store *store = NULL;
     REQUIRE(owd_store_open(&store, NULL, NULL) == OWD_OK);
     char *text = NULL;
-    CHECK_INT(owd_call_json(store, "DescribeDeployments", NULL, &text), OWD_OK);
+    CHECK_INT(owd_call_json(&text, store, "DescribeDeployments", NULL), OWD_OK);
     CHECK_STR(text, "{\"Deployments\":[]}");
     owd_free(text);
     owd_store_close(store);
@@ -251,9 +251,9 @@ static void store_open_with_null_path_and_options_is_a_private_memory_store(void
                         "arn:aws:iam::123456789012:role/r", "DefaultInstanceProfileArn",
                         "arn:aws:iam::123456789012:instance-profile/p"), "StackId", stack, sizeof stack));
     json_t *request = json_pack("{s:s}", "StackId", stack), *out = NULL;
-    CHECK_INT(owd_call(a, "DescribeApps", request, &out), OWD_OK);
+    CHECK_INT(owd_call(&out, a, "DescribeApps", request), OWD_OK);
     json_decref(out);
-    CHECK_INT(owd_call(b, "DescribeApps", request, &out), OWD_ENOTFOUND); /* b is another store */
+    CHECK_INT(owd_call(&out, b, "DescribeApps", request), OWD_ENOTFOUND); /* b is another store */
     json_decref(request);
     owd_store_close(a);
     owd_store_close(b);
@@ -314,15 +314,15 @@ static void text_arguments_that_are_not_utf8_are_invalid_arguments(void) {
     CHECK_EINVAL_NAMING("iam_user_arn");
     CHECK(as == NULL);
     json_t *out = SENTINEL;
-    CHECK_INT(owd_call(store, "Describe\xff", NULL, &out), OWD_EINVAL);
+    CHECK_INT(owd_call(&out, store, "Describe\xff", NULL), OWD_EINVAL);
     CHECK_EINVAL_NAMING("operation");
     CHECK(out == NULL);
     char *text = NULL;
-    CHECK_INT(owd_call_json(store, "Describe\xff", "{}", &text), OWD_EINVAL);
+    CHECK_INT(owd_call_json(&text, store, "Describe\xff", "{}"), OWD_EINVAL);
     CHECK_EINVAL_NAMING("operation");
     owd_free(text);
     owd_deployment_list *list = SENTINEL;
-    CHECK_INT(owd_describe_deployments(store, "\xff", NULL, NULL, 0, &list), OWD_EVALIDATION);
+    CHECK_INT(owd_describe_deployments(&list, store, "\xff", NULL, NULL, 0), OWD_EVALIDATION);
     CHECK(error_is(OWD_EVALIDATION, "ValidationException", "stack_id"));
     CHECK(list == NULL);
     owd_store_close(store);
@@ -365,7 +365,7 @@ static void store_file_is_created_0600_and_a_foreign_file_is_refused(void) {
     CHECK_INT(owd_store_open(&store, path, NULL), OWD_OK);
     json_t *request = json_pack("{s:O}", "StackId", json_object_get(r, "StackId"));
     json_t *out = NULL;
-    CHECK_INT(owd_call(store, "DescribeApps", request, &out), OWD_OK);
+    CHECK_INT(owd_call(&out, store, "DescribeApps", request), OWD_OK);
     json_decref(out);
     json_decref(request);
     json_decref(r);
@@ -448,7 +448,7 @@ static void store_as_acts_as_the_user_on_the_same_data(void) {
                         "Name", "restart"), "DeploymentId", id, sizeof id));
     const char *ids[] = { id };
     owd_deployment_list *list = NULL;
-    CHECK_INT(owd_describe_deployments(f.store, NULL, NULL, ids, 1, &list), OWD_OK);
+    CHECK_INT(owd_describe_deployments(&list, f.store, NULL, NULL, ids, 1), OWD_OK);
     const owd_deployment *d = owd_deployment_list_get(list, 0);
     CHECK_STR(owd_deployment_iam_user_arn(d), deployer);
     CHECK_STR(owd_deployment_created_at(d), "2013-07-25T18:58:04+00:00");
@@ -458,7 +458,7 @@ static void store_as_acts_as_the_user_on_the_same_data(void) {
     /* ...but not create an app. */
     json_t *request = json_pack("{s:s,s:s,s:s}", "StackId", f.stack, "Name", "x", "Type", "other");
     json_t *out = SENTINEL;
-    CHECK_INT(owd_call(as, "CreateApp", request, &out), OWD_EACCESS);
+    CHECK_INT(owd_call(&out, as, "CreateApp", request), OWD_EACCESS);
     CHECK(out == NULL);
     CHECK(error_is(OWD_EACCESS, "AccessDeniedException", deployer));
     CHECK(error_is(OWD_EACCESS, "AccessDeniedException", "opsworks:CreateApp"));
@@ -466,17 +466,17 @@ static void store_as_acts_as_the_user_on_the_same_data(void) {
 
     /* A user without a grant is refused the stack and sees nothing without a parameter. */
     list = SENTINEL;
-    CHECK_INT(owd_describe_deployments(other, f.stack, NULL, NULL, 0, &list), OWD_EACCESS);
+    CHECK_INT(owd_describe_deployments(&list, other, f.stack, NULL, NULL, 0), OWD_EACCESS);
     CHECK(list == NULL);
     CHECK(error_is(OWD_EACCESS, "AccessDeniedException", stranger));
-    CHECK_INT(owd_describe_deployments(other, NULL, NULL, NULL, 0, &list), OWD_OK);
+    CHECK_INT(owd_describe_deployments(&list, other, NULL, NULL, NULL, 0), OWD_OK);
     CHECK_INT(owd_deployment_list_count(list), 0);
     owd_deployment_list_free(list);
 
     /* The handles are independent: the parent may be closed first. */
     owd_store_close(f.store);
     list = NULL;
-    CHECK_INT(owd_describe_deployments(as, f.stack, NULL, NULL, 0, &list), OWD_OK);
+    CHECK_INT(owd_describe_deployments(&list, as, f.stack, NULL, NULL, 0), OWD_OK);
     CHECK_INT(owd_deployment_list_count(list), 3);
     owd_deployment_list_free(list);
     owd_store_close(as);
@@ -491,19 +491,19 @@ static void call_refuses_null_arguments(void) {
     REQUIRE(owd_store_open(&store, NULL, NULL) == OWD_OK);
     json_t *request = json_object();
     json_t *out = SENTINEL;
-    CHECK_INT(owd_call(NULL, "DescribeStacks", request, &out), OWD_EINVAL);
+    CHECK_INT(owd_call(&out, NULL, "DescribeStacks", request), OWD_EINVAL);
     CHECK_EINVAL_NAMING("store");
     CHECK(out == NULL);
     out = SENTINEL;
-    CHECK_INT(owd_call(store, NULL, request, &out), OWD_EINVAL);
+    CHECK_INT(owd_call(&out, store, NULL, request), OWD_EINVAL);
     CHECK_EINVAL_NAMING("operation");
     CHECK(out == NULL);
-    CHECK_INT(owd_call(store, "DescribeStacks", request, NULL), OWD_EINVAL);
+    CHECK_INT(owd_call(NULL, store, "DescribeStacks", request), OWD_EINVAL);
     CHECK_EINVAL_NAMING("out");
     CHECK_INT(owd_call(NULL, NULL, NULL, NULL), OWD_EINVAL);
     /* NULL request means {}. */
     out = NULL;
-    CHECK_INT(owd_call(store, "DescribeDeployments", NULL, &out), OWD_OK);
+    CHECK_INT(owd_call(&out, store, "DescribeDeployments", NULL), OWD_OK);
     CHECK(error_clear());
     json_t *expected = json_pack("{s:[]}", "Deployments");
     CHECK(json_equal(out, expected));
@@ -518,33 +518,33 @@ static void call_reports_unknown_operations_and_aws_errors(void) {
     owd_store *store = NULL;
     REQUIRE(owd_store_open(&store, NULL, NULL) == OWD_OK);
     json_t *out = SENTINEL;
-    CHECK_INT(owd_call(store, "DescribeEverything", NULL, &out), OWD_EINVAL);
+    CHECK_INT(owd_call(&out, store, "DescribeEverything", NULL), OWD_EINVAL);
     CHECK(error_is(OWD_EINVAL, "UnknownOperationException", "DescribeEverything"));
     CHECK(out == NULL);
 
     json_t *request = json_pack("{s:s}", "StackId", "6ed0df4c-9ef7-4812-8dac-d54a05be1029");
     out = SENTINEL;
-    CHECK_INT(owd_call(store, "DescribeDeployments", request, &out), OWD_ENOTFOUND);
+    CHECK_INT(owd_call(&out, store, "DescribeDeployments", request), OWD_ENOTFOUND);
     CHECK(error_is(OWD_ENOTFOUND, "ResourceNotFoundException",
                    "Unable to find stack with ID 6ed0df4c-9ef7-4812-8dac-d54a05be1029"));
     CHECK(out == NULL);
     json_decref(request);
 
     request = json_pack("{s:s,s:s}", "StackId", "a", "AppId", "b");
-    CHECK_INT(owd_call(store, "DescribeDeployments", request, &out), OWD_EVALIDATION);
+    CHECK_INT(owd_call(&out, store, "DescribeDeployments", request), OWD_EVALIDATION);
     CHECK(error_is(OWD_EVALIDATION, "ValidationException",
                    "Please provide either one or more deployment IDs or one stack ID or one app ID"));
     json_decref(request);
 
     request = json_pack("{s:i}", "Bogus", 1);
-    CHECK_INT(owd_call(store, "DescribeDeployments", request, &out), OWD_EVALIDATION);
+    CHECK_INT(owd_call(&out, store, "DescribeDeployments", request), OWD_EVALIDATION);
     CHECK(error_is(OWD_EVALIDATION, "ValidationException", "Bogus"));
     json_decref(request);
 
     /* A request that is not an object is refused, never crashes. */
     request = json_array();
     out = SENTINEL;
-    int rc = owd_call(store, "DescribeDeployments", request, &out);
+    int rc = owd_call(&out, store, "DescribeDeployments", request);
     CHECK(rc == OWD_EVALIDATION || rc == OWD_EINVAL);
     CHECK(owd_error_last()->code == rc && owd_error_last()->message[0] != 0);
     CHECK(out == NULL);
@@ -561,7 +561,7 @@ static void call_json_refuses_null_arguments_with_an_error_body(void) {
     };
     for (size_t i = 0; i < 2; i++) {
         char *out = SENTINEL;
-        CHECK_INT(owd_call_json(cases[i].store, cases[i].operation, "{}", &out), OWD_EINVAL);
+        CHECK_INT(owd_call_json(&out, cases[i].store, cases[i].operation, "{}"), OWD_EINVAL);
         CHECK_EINVAL_NAMING(cases[i].needle);
         REQUIRE(out != NULL && out != SENTINEL);
         json_t *body = json_loads(out, 0, NULL);
@@ -571,16 +571,16 @@ static void call_json_refuses_null_arguments_with_an_error_body(void) {
         json_decref(body);
         owd_free(out);
     }
-    CHECK_INT(owd_call_json(store, "DescribeStacks", "{}", NULL), OWD_EINVAL);
+    CHECK_INT(owd_call_json(NULL, store, "DescribeStacks", "{}"), OWD_EINVAL);
     CHECK_EINVAL_NAMING("out");
     CHECK_INT(owd_call_json(NULL, NULL, NULL, NULL), OWD_EINVAL);
     /* NULL and "" mean {}. */
     char *out = NULL;
-    CHECK_INT(owd_call_json(store, "DescribeDeployments", NULL, &out), OWD_OK);
+    CHECK_INT(owd_call_json(&out, store, "DescribeDeployments", NULL), OWD_OK);
     CHECK_STR(out, "{\"Deployments\":[]}");
     owd_free(out);
     out = NULL;
-    CHECK_INT(owd_call_json(store, "DescribeDeployments", "", &out), OWD_OK);
+    CHECK_INT(owd_call_json(&out, store, "DescribeDeployments", ""), OWD_OK);
     CHECK_STR(out, "{\"Deployments\":[]}");
     owd_free(out);
     owd_store_close(store);
@@ -591,7 +591,7 @@ static void call_json_refuses_null_arguments_with_an_error_body(void) {
 static void check_error_body(owd_store *store, const char *operation, const char *request, int code,
                              const char *type, const char *needle) {
     char *out = SENTINEL;
-    CHECK_INT(owd_call_json(store, operation, request, &out), code);
+    CHECK_INT(owd_call_json(&out, store, operation, request), code);
     CHECK(error_is(code, type, needle));
     if (out == NULL || out == SENTINEL) {
         CHECK(!"an error body");
@@ -629,14 +629,14 @@ static void check_equivalent(owd_store *store, const char *operation, const char
     json_t *request = json_loads(request_text, 0, NULL);
     REQUIRE(request != NULL);
     json_t *response = NULL;
-    int rc = owd_call(store, operation, request, &response);
+    int rc = owd_call(&response, store, operation, request);
     owd_error first = *owd_error_last();
     char type[64], message[1024];
     snprintf(type, sizeof type, "%s", first.type);
     snprintf(message, sizeof message, "%s", first.message);
 
     char *text = NULL;
-    int rc_json = owd_call_json(store, operation, request_text, &text);
+    int rc_json = owd_call_json(&text, store, operation, request_text);
     CHECK_INT(rc_json, rc);
     REQUIRE(text != NULL);
     json_t *parsed = json_loads(text, 0, NULL);
@@ -688,30 +688,30 @@ static void describe_deployments_refuses_null_arguments(void) {
     fixture f;
     REQUIRE(fixture_open(&f));
     owd_deployment_list *list = SENTINEL;
-    CHECK_INT(owd_describe_deployments(NULL, NULL, NULL, NULL, 0, &list), OWD_EINVAL);
+    CHECK_INT(owd_describe_deployments(&list, NULL, NULL, NULL, NULL, 0), OWD_EINVAL);
     CHECK_EINVAL_NAMING("store");
     CHECK(list == NULL);
-    CHECK_INT(owd_describe_deployments(f.store, NULL, NULL, NULL, 0, NULL), OWD_EINVAL);
+    CHECK_INT(owd_describe_deployments(NULL, f.store, NULL, NULL, NULL, 0), OWD_EINVAL);
     CHECK_EINVAL_NAMING("out");
     const char *ids[] = { f.finished, NULL };
     list = SENTINEL;
-    CHECK_INT(owd_describe_deployments(f.store, NULL, NULL, ids, 2, &list), OWD_EINVAL);
+    CHECK_INT(owd_describe_deployments(&list, f.store, NULL, NULL, ids, 2), OWD_EINVAL);
     CHECK_EINVAL_NAMING("deployment_ids[1]");
     CHECK(list == NULL);
     list = SENTINEL;
-    CHECK_INT(owd_describe_deployments(f.store, NULL, NULL, NULL, 3, &list), OWD_EINVAL);
+    CHECK_INT(owd_describe_deployments(&list, f.store, NULL, NULL, NULL, 3), OWD_EINVAL);
     CHECK_EINVAL_NAMING("deployment_ids");
     CHECK(list == NULL);
     /* An absurd count is refused before the array is read (SIZE_MAX once trapped). */
     list = SENTINEL;
-    CHECK_INT(owd_describe_deployments(f.store, NULL, NULL, ids, SIZE_MAX, &list), OWD_EVALIDATION);
+    CHECK_INT(owd_describe_deployments(&list, f.store, NULL, NULL, ids, SIZE_MAX), OWD_EVALIDATION);
     CHECK(error_is(OWD_EVALIDATION, "ValidationException", "DeploymentIds"));
     CHECK(list == NULL);
-    CHECK_INT(owd_describe_deployments(f.store, NULL, NULL, ids, 10001, &list), OWD_EVALIDATION);
+    CHECK_INT(owd_describe_deployments(&list, f.store, NULL, NULL, ids, 10001), OWD_EVALIDATION);
     CHECK(error_is(OWD_EVALIDATION, "ValidationException", "DeploymentIds"));
     /* stack_id, app_id and deployment_ids NULL: not given, so every deployment. */
     list = NULL;
-    CHECK_INT(owd_describe_deployments(f.store, NULL, NULL, NULL, 0, &list), OWD_OK);
+    CHECK_INT(owd_describe_deployments(&list, f.store, NULL, NULL, NULL, 0), OWD_OK);
     CHECK(error_clear());
     CHECK_INT(owd_deployment_list_count(list), 2);
     owd_deployment_list_free(list);
@@ -723,7 +723,7 @@ static void describe_deployments_follows_the_rules_of_describe(void) {
     REQUIRE(fixture_open(&f));
     owd_deployment_list *list = NULL;
     const char *empty[1] = { NULL };
-    CHECK_INT(owd_describe_deployments(f.store, NULL, NULL, empty, 0, &list), OWD_OK);
+    CHECK_INT(owd_describe_deployments(&list, f.store, NULL, NULL, empty, 0), OWD_OK);
     CHECK(list != NULL);
     CHECK_INT(owd_deployment_list_count(list), 0);
     CHECK(owd_deployment_list_get(list, 0) == NULL);
@@ -737,7 +737,7 @@ static void describe_deployments_follows_the_rules_of_describe(void) {
     /* Given twice: described once. Newest first. */
     const char *twice[] = { f.finished, f.running, f.finished };
     list = NULL;
-    CHECK_INT(owd_describe_deployments(f.store, NULL, NULL, twice, 3, &list), OWD_OK);
+    CHECK_INT(owd_describe_deployments(&list, f.store, NULL, NULL, twice, 3), OWD_OK);
     CHECK_INT(owd_deployment_list_count(list), 2);
     CHECK_STR(owd_deployment_id(owd_deployment_list_get(list, 0)), f.running);
     CHECK_STR(owd_deployment_id(owd_deployment_list_get(list, 1)), f.finished);
@@ -745,21 +745,21 @@ static void describe_deployments_follows_the_rules_of_describe(void) {
 
     const char *unknown[] = { f.finished, "unknown-1", "unknown-2" };
     list = SENTINEL;
-    CHECK_INT(owd_describe_deployments(f.store, NULL, NULL, unknown, 3, &list), OWD_ENOTFOUND);
+    CHECK_INT(owd_describe_deployments(&list, f.store, NULL, NULL, unknown, 3), OWD_ENOTFOUND);
     CHECK(error_is(OWD_ENOTFOUND, "ResourceNotFoundException", "Unable to find deployment with ID unknown-1"));
     CHECK(list == NULL);
 
     list = SENTINEL;
-    CHECK_INT(owd_describe_deployments(f.store, f.stack, f.app, NULL, 0, &list), OWD_EVALIDATION);
+    CHECK_INT(owd_describe_deployments(&list, f.store, f.stack, f.app, NULL, 0), OWD_EVALIDATION);
     CHECK(error_is(OWD_EVALIDATION, "ValidationException",
                    "Please provide either one or more deployment IDs or one stack ID or one app ID"));
     CHECK(list == NULL);
-    CHECK_INT(owd_describe_deployments(f.store, f.stack, NULL, empty, 0, &list), OWD_EVALIDATION);
-    CHECK_INT(owd_describe_deployments(f.store, NULL, "no-such-app", NULL, 0, &list), OWD_ENOTFOUND);
+    CHECK_INT(owd_describe_deployments(&list, f.store, f.stack, NULL, empty, 0), OWD_EVALIDATION);
+    CHECK_INT(owd_describe_deployments(&list, f.store, NULL, "no-such-app", NULL, 0), OWD_ENOTFOUND);
     CHECK(error_is(OWD_ENOTFOUND, "ResourceNotFoundException", "Unable to find app with ID no-such-app"));
 
     list = NULL;
-    CHECK_INT(owd_describe_deployments(f.store, NULL, f.app, NULL, 0, &list), OWD_OK);
+    CHECK_INT(owd_describe_deployments(&list, f.store, NULL, f.app, NULL, 0), OWD_OK);
     CHECK_INT(owd_deployment_list_count(list), 1);
     CHECK_STR(owd_deployment_id(owd_deployment_list_get(list, 0)), f.finished);
     owd_deployment_list_free(list);
@@ -826,7 +826,7 @@ static void deployment_accessors_match_the_json_of_owd_call(void) {
     json_t *response = callf(f.store, "DescribeDeployments", "{s:s}", "StackId", f.stack);
     REQUIRE(response != NULL);
     owd_deployment_list *list = NULL;
-    REQUIRE(owd_describe_deployments(f.store, f.stack, NULL, NULL, 0, &list) == OWD_OK);
+    REQUIRE(owd_describe_deployments(&list, f.store, f.stack, NULL, NULL, 0) == OWD_OK);
 
     json_t *deployments = json_object_get(response, "Deployments");
     CHECK_INT(owd_deployment_list_count(list), json_array_size(deployments));
@@ -890,7 +890,7 @@ static void failed_deployment_status_and_every_command_name(void) {
     CHECK(complete_commands(f.store, f.running, "failed"));
     const char *ids[] = { f.running };
     owd_deployment_list *list = NULL;
-    REQUIRE(owd_describe_deployments(f.store, NULL, NULL, ids, 1, &list) == OWD_OK);
+    REQUIRE(owd_describe_deployments(&list, f.store, NULL, NULL, ids, 1) == OWD_OK);
     const owd_deployment *d = owd_deployment_list_get(list, 0);
     CHECK_INT(owd_deployment_status(d), OWD_STATUS_FAILED);
     CHECK_INT(owd_deployment_duration(d), 80);
@@ -917,7 +917,7 @@ static void failed_deployment_status_and_every_command_name(void) {
         REQUIRE(take_id(r, "DeploymentId", id, sizeof id));
         const char *one[] = { id };
         list = NULL;
-        REQUIRE(owd_describe_deployments(f.store, NULL, NULL, one, 1, &list) == OWD_OK);
+        REQUIRE(owd_describe_deployments(&list, f.store, NULL, NULL, one, 1) == OWD_OK);
         json_t *response = callf(f.store, "DescribeDeployments", "{s:[s]}", "DeploymentIds", id);
         check_accessors(owd_deployment_list_get(list, 0), json_array_get(json_object_get(response, "Deployments"), 0));
         CHECK_INT(owd_deployment_command_name(owd_deployment_list_get(list, 0)), type);
@@ -971,7 +971,7 @@ static void list_is_a_snapshot_that_outlives_its_store(void) {
     fixture f;
     REQUIRE(fixture_open(&f));
     owd_deployment_list *list = NULL;
-    REQUIRE(owd_describe_deployments(f.store, f.stack, NULL, NULL, 0, &list) == OWD_OK);
+    REQUIRE(owd_describe_deployments(&list, f.store, f.stack, NULL, NULL, 0) == OWD_OK);
     json_t *before = owd_deployment_list_to_json(list);
     REQUIRE(before != NULL);
     const owd_deployment *running = owd_deployment_list_get(list, 0);
@@ -1061,7 +1061,7 @@ static void clock_values_out_of_range_are_clamped(void) {
     CHECK(complete_commands(f.store, id, "successful"));
     const char *ids[] = { id };
     owd_deployment_list *list = NULL;
-    REQUIRE(owd_describe_deployments(f.store, NULL, NULL, ids, 1, &list) == OWD_OK);
+    REQUIRE(owd_describe_deployments(&list, f.store, NULL, NULL, ids, 1) == OWD_OK);
     const owd_deployment *d = owd_deployment_list_get(list, 0);
     CHECK_STR(owd_deployment_created_at(d), "1970-01-01T00:00:00+00:00");
     CHECK_STR(owd_deployment_completed_at(d), "9999-12-31T23:59:59+00:00");
@@ -1075,7 +1075,7 @@ static void clock_values_out_of_range_are_clamped(void) {
                     "DeploymentId", id, sizeof id));
     CHECK(complete_commands(f.store, id, "failed"));
     list = NULL;
-    REQUIRE(owd_describe_deployments(f.store, NULL, NULL, ids, 1, &list) == OWD_OK);
+    REQUIRE(owd_describe_deployments(&list, f.store, NULL, NULL, ids, 1) == OWD_OK);
     d = owd_deployment_list_get(list, 0);
     CHECK_STR(owd_deployment_created_at(d), "1970-01-01T00:00:00+00:00");
     CHECK_STR(owd_deployment_completed_at(d), "1970-01-01T00:00:00+00:00");
@@ -1103,12 +1103,12 @@ static void *thread_errors(void *p) {
     snprintf(stack, sizeof stack, "thread-%d", w->index);
     for (int round = 0; round < 20; round++) {
         owd_deployment_list *list = NULL;
-        if (owd_describe_deployments(w->store, stack, NULL, NULL, 0, &list) != OWD_ENOTFOUND) w->ok = 0;
+        if (owd_describe_deployments(&list, w->store, stack, NULL, NULL, 0) != OWD_ENOTFOUND) w->ok = 0;
         const owd_error *e = owd_error_last();
         char expected[64];
         snprintf(expected, sizeof expected, "Unable to find stack with ID %s", stack);
         if (e->code != OWD_ENOTFOUND || strcmp(e->message, expected) != 0) w->ok = 0;
-        if (owd_describe_deployments(w->store, NULL, NULL, NULL, 0, &list) != OWD_OK) w->ok = 0;
+        if (owd_describe_deployments(&list, w->store, NULL, NULL, NULL, 0) != OWD_OK) w->ok = 0;
         if (owd_deployment_list_count(list) != 2) w->ok = 0;
         owd_deployment_list_free(list);
         if (!error_clear()) w->ok = 0;
@@ -1121,7 +1121,7 @@ static void *thread_errors(void *p) {
 static void error_last_is_per_thread_and_a_store_is_shared(void) {
     fixture f;
     REQUIRE(fixture_open(&f));
-    CHECK_INT(owd_call(f.store, "NoSuchOperation", NULL, NULL), OWD_EINVAL); /* main's own error */
+    CHECK_INT(owd_call(NULL, f.store, "NoSuchOperation", NULL), OWD_EINVAL); /* main's own error */
     CHECK_EINVAL_NAMING("out");
     char main_message[256];
     snprintf(main_message, sizeof main_message, "%s", owd_error_last()->message);

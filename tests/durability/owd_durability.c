@@ -56,7 +56,7 @@ static json_t *call(owd_store *store, const char *operation, const char *fmt, ..
     json_t *req = json_loads(request, 0, NULL);
     if (!req) DIE("bad request JSON %s", request);
     json_t *resp = NULL;
-    int rc = owd_call(store, operation, req, &resp);
+    int rc = owd_call(&resp, store, operation, req);
     json_decref(req);
     if (rc != OWD_OK) {
         const owd_error *e = owd_error_last();
@@ -114,7 +114,7 @@ static json_t *commands_of(owd_store *store, const char *deployment) {
 static owd_status status_of(owd_store *store, const char *deployment) {
     owd_deployment_list *list = NULL;
     const char *ids[1] = {deployment};
-    if (owd_describe_deployments(store, NULL, NULL, ids, 1, &list) != OWD_OK)
+    if (owd_describe_deployments(&list, store, NULL, NULL, ids, 1) != OWD_OK)
         DIE("owd_describe_deployments %s: %s", deployment, owd_error_last()->message);
     if (owd_deployment_list_count(list) != 1) DIE("deployment %s not described", deployment);
     owd_status s = owd_deployment_status(owd_deployment_list_get(list, 0));
@@ -124,7 +124,7 @@ static owd_status status_of(owd_store *store, const char *deployment) {
 
 static size_t count_stack(owd_store *store, const char *stack) {
     owd_deployment_list *list = NULL;
-    if (owd_describe_deployments(store, stack, NULL, NULL, 0, &list) != OWD_OK)
+    if (owd_describe_deployments(&list, store, stack, NULL, NULL, 0) != OWD_OK)
         DIE("owd_describe_deployments stack %s: %s", stack, owd_error_last()->message);
     size_t n = owd_deployment_list_count(list);
     owd_deployment_list_free(list);
@@ -154,7 +154,7 @@ static int repl(const char *path, int busy_ms, int durability) {
         const char *request = "{}";
         if (space) { *space = '\0'; request = space + 1; }
         char *out = NULL;
-        int rc = owd_call_json(store, line, request, &out);
+        int rc = owd_call_json(&out, store, line, request);
         if (rc == OWD_OK) {
             printf("OK %s\n", out);
         } else {
@@ -296,7 +296,7 @@ static int threads(const char *path, int nthreads, int ops) {
     /* Invariants: every deployment present once, each with the status its commands
      * roll up to; the counts by status agree. */
     owd_deployment_list *list = NULL;
-    if (owd_describe_deployments(s.store, s.stack, NULL, NULL, 0, &list) != OWD_OK)
+    if (owd_describe_deployments(&list, s.store, s.stack, NULL, NULL, 0) != OWD_OK)
         DIE("describe: %s", owd_error_last()->message);
     size_t n = owd_deployment_list_count(list);
     if (n != s.count || n != (size_t)nthreads * (size_t)ops)

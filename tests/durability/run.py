@@ -18,8 +18,8 @@ import sys
 import tempfile
 import time
 
-# The schema version this library writes (Engine.schemaVersion in Sources/OwdCore/Engine.swift).
-SCHEMA_VERSION = 3
+# The schema version this library writes (Engine.schemaVersion in Sources/OwdCore/Schema.swift).
+SCHEMA_VERSION = 4
 
 TOOL = None
 # Root ignores permission bits: the read-only cases run as nobody (as the caller when

@@ -50,7 +50,7 @@ static void puts_(buf *b, const char *s) { put(b, s, strlen(s)); }
 /* --- the store's full dump ------------------------------------------------------------ */
 static void describe(buf *b, const char *op, const char *request) {
     char *out = NULL;
-    int rc = owd_call_json(store, op, request, &out);
+    int rc = owd_call_json(&out, store, op, request);
     puts_(b, op);
     puts_(b, rc == 0 ? " " : " FAILED ");
     if (out) puts_(b, out);
@@ -145,7 +145,7 @@ static void check_failure(const char *via, const char *op, int rc, int code, con
 
 static void expect_text(const char *op, const char *request, int code, const char *needle) {
     char *out = NULL;
-    int rc = owd_call_json(store, op, request, &out);
+    int rc = owd_call_json(&out, store, op, request);
     CHECK(out != NULL, "owd_call_json %s: *out NULL", op);
     check_failure("owd_call_json", op, rc, code, needle, out);
     owd_free(out);
@@ -153,7 +153,7 @@ static void expect_text(const char *op, const char *request, int code, const cha
 
 static void expect_json(const char *op, const json_t *request, int code, const char *needle) {
     json_t *out = (json_t *)1;
-    int rc = owd_call(store, op, request, &out);
+    int rc = owd_call(&out, store, op, request);
     CHECK(out == NULL, "owd_call %s: *out set on failure", op);
     if (out != (json_t *)1) json_decref(out);
     check_failure("owd_call", op, rc, code, needle, NULL);
@@ -175,7 +175,7 @@ static json_t *ok_call(const char *op, const char *fmt, ...) {
     vsnprintf(request, sizeof request, fmt, ap);
     va_end(ap);
     char *out = NULL;
-    int rc = owd_call_json(store, op, request, &out);
+    int rc = owd_call_json(&out, store, op, request);
     if (rc != 0) {
         FAIL("%s %s: %s", op, request, out);
         owd_free(out);
@@ -423,10 +423,19 @@ static void test_text_level(void) {
     expect_text("CreateDeployment", "{\"StackId\":\"x\",\"Command\":{\"Name\":\"deploy\"},\"Comment\":\"\\ud800\"}",
                 OWD_EINVAL, "request is not valid JSON");
     /* Not an object; not JSON; duplicates. */
-    static const char *const not_object[] = {"[]", "[1,2]"};
-    for (int i = 0; i < 2; i++) expect_text("DescribeStacks", not_object[i], OWD_EVALIDATION, "The request must be a JSON object, not list");
-    static const char *const not_json[] = {"1", "\"x\"", "null", "true", " ", "{", "{}x", "{} {}", "{\"a\":}", "\xef\xbb\xbf{}",
-                                           "{\"StackIds\":[\"a\",]}"};
+    /* The one rule of owd_call_json's text (owd.h): JSON that is not an object is a
+     * ValidationException naming its type, as owd_call answers such a json_t; text that is
+     * not JSON is OWD_EINVAL. */
+    static const char *const not_object[][2] = {{"[]", "list"}, {"[1,2]", "list"}, {"1", "integer"},
+                                                {"\"x\"", "string"}, {"null", "null"}, {"true", "boolean"},
+                                                {"1.5", "number"}};
+    for (size_t i = 0; i < sizeof not_object / sizeof *not_object; i++) {
+        char needle[64];
+        snprintf(needle, sizeof needle, "The request must be a JSON object, not %s", not_object[i][1]);
+        expect_text("DescribeStacks", not_object[i][0], OWD_EVALIDATION, needle);
+    }
+    static const char *const not_json[] = {" ", "{", "{}x", "{} {}", "{\"a\":}", "\xef\xbb\xbf{}",
+                                           "{\"StackIds\":[\"a\",]}", "1 2", "\"x"};
     for (size_t i = 0; i < sizeof not_json / sizeof *not_json; i++)
         expect_text("DescribeStacks", not_json[i], OWD_EINVAL, "request is not valid JSON");
     expect_text("DescribeDeployments", "{\"StackId\":\"a\",\"StackId\":\"b\"}", OWD_EINVAL, "duplicate object key");
@@ -479,8 +488,8 @@ static void test_deep_nesting(void) {
     puts_(&b, "}},\"StackId\":\"x\"}");
     expect_text("CreateDeployment", b.p, OWD_EVALIDATION, "Invalid type for parameter Command.Args.k[0], value type: list");
     free(b.p);
-    /* 100,000 levels as a json_t through owd_call (every level held here, so that freeing
-     * it does not recurse 100,000 deep in jansson). */
+    /* 100,000 levels as a json_t through owd_call (000 deep in jansson, every level held here, so that freeing
+     * it does not recurse 100). */
     json_t **levels = malloc(depth * sizeof *levels);
     levels[depth - 1] = json_array();
     for (size_t i = depth - 1; i-- > 0;) {
@@ -522,7 +531,7 @@ static void test_sizes(void) {
     expect_text("DescribeStacks", text, OWD_EVALIDATION, "request text is longer than 16777216 bytes");
     text[n - 1] = 0; /* exactly 16 MiB: parsed */
     char *out = NULL;
-    CHECK(owd_call_json(store, "DescribeStacks", text, &out) == OWD_OK, "a request of exactly 16 MiB: %s", out);
+    CHECK(owd_call_json(&out, store, "DescribeStacks", text) == OWD_OK, "a request of exactly 16 MiB: %s", out);
     owd_free(out);
     free(text);
     unchanged("sizes");
@@ -559,7 +568,7 @@ static void test_injection(void) {
         json_t *req = json_pack("{s:s,s:s,s:s,s:{s:s,s:{s:[s]}},s:s}", "StackId", stack_id, "AppId", app_id,
                                 "Comment", x, "Command", "Name", "deploy", "Args", x, x, "CustomJson", custom_text);
         json_t *out = NULL;
-        int rc = owd_call(store, "CreateDeployment", req, &out);
+        int rc = owd_call(&out, store, "CreateDeployment", req);
         CHECK(rc == 0, "CreateDeployment with %s: %s", x, owd_error_last()->message);
         json_decref(req);
         if (rc != 0) { free(custom_text); continue; }
@@ -568,7 +577,7 @@ static void test_injection(void) {
         json_decref(out);
         /* Returned byte for byte: through owd_call, owd_call_json and the handles. */
         req = json_pack("{s:[s]}", "DeploymentIds", id);
-        rc = owd_call(store, "DescribeDeployments", req, &out);
+        rc = owd_call(&out, store, "DescribeDeployments", req);
         json_t *d = rc == 0 ? json_array_get(json_object_get(out, "Deployments"), 0) : NULL;
         CHECK(d && same(d, "Comment", x) && same(d, "CustomJson", custom_text), "DescribeDeployments returned another Comment/CustomJson for %s", x);
         json_t *args = json_object_get(json_object_get(d, "Command"), "Args");
@@ -578,7 +587,7 @@ static void test_injection(void) {
               "Args value changed for %s", x);
         json_decref(out);
         char *text = json_dumps(req, JSON_COMPACT), *tout = NULL;
-        rc = owd_call_json(store, "DescribeDeployments", text, &tout);
+        rc = owd_call_json(&tout, store, "DescribeDeployments", text);
         json_t *parsed = rc == 0 ? json_loads(tout, 0, NULL) : NULL;
         d = json_array_get(json_object_get(parsed, "Deployments"), 0);
         CHECK(d && same(d, "Comment", x) && same(d, "CustomJson", custom_text), "owd_call_json returned another Comment for %s", x);
@@ -588,7 +597,7 @@ static void test_injection(void) {
         json_decref(req);
         owd_deployment_list *list = NULL;
         const char *one_id = id;
-        rc = owd_describe_deployments(store, NULL, NULL, &one_id, 1, &list);
+        rc = owd_describe_deployments(&list, store, NULL, NULL, &one_id, 1);
         const owd_deployment *h = owd_deployment_list_get(list, 0);
         CHECK(h && strcmp(owd_deployment_comment(h), x) == 0 && strcmp(owd_deployment_custom_json(h), custom_text) == 0 &&
                   strcmp(owd_deployment_command_arg_name(h, 0), x) == 0 && strcmp(owd_deployment_command_arg_value(h, 0, 0), x) == 0,
@@ -608,13 +617,13 @@ static void test_injection(void) {
         /* A stack and a user profile named with it. */
         req = json_pack("{s:s,s:s,s:s,s:s,s:{s:s}}", "Name", x, "Region", "us-east-1", "ServiceRoleArn", x,
                         "DefaultInstanceProfileArn", x, "Attributes", "Color", x);
-        rc = owd_call(store, "CreateStack", req, &out);
+        rc = owd_call(&out, store, "CreateStack", req);
         CHECK(rc == 0, "CreateStack named %s: %s", x, owd_error_last()->message);
         json_decref(req);
         if (rc == 0) {
             req = json_pack("{s:[O]}", "StackIds", json_object_get(out, "StackId"));
             json_decref(out);
-            rc = owd_call(store, "DescribeStacks", req, &out);
+            rc = owd_call(&out, store, "DescribeStacks", req);
             json_t *st = json_array_get(json_object_get(out, "Stacks"), 0);
             CHECK(rc == 0 && same(st, "Name", x) && same(st, "ServiceRoleArn", x) &&
                       same(json_object_get(st, "Attributes"), "Color", x),
@@ -625,12 +634,12 @@ static void test_injection(void) {
         char arn[256];
         snprintf(arn, sizeof arn, "arn:aws:iam::123456789012:user/%s", x);
         req = json_pack("{s:s,s:s}", "IamUserArn", arn, "SshUsername", x);
-        rc = owd_call(store, "CreateUserProfile", req, &out);
+        rc = owd_call(&out, store, "CreateUserProfile", req);
         CHECK(rc == 0, "CreateUserProfile %s: %s", arn, owd_error_last()->message);
         json_decref(out);
         json_decref(req);
         req = json_pack("{s:[s]}", "IamUserArns", arn);
-        rc = owd_call(store, "DescribeUserProfiles", req, &out);
+        rc = owd_call(&out, store, "DescribeUserProfiles", req);
         json_t *u = json_array_get(json_object_get(out, "UserProfiles"), 0);
         CHECK(rc == 0 && same(u, "IamUserArn", arn) && same(u, "SshUsername", x), "DescribeUserProfiles returned another ARN for %s", x);
         json_decref(out);
@@ -639,7 +648,7 @@ static void test_injection(void) {
     /* The tables are all still there, and hold what they held plus the new rows. */
     json_t *out = NULL;
     json_t *req = json_pack("{s:s}", "StackId", stack_id);
-    CHECK(owd_call(store, "DescribeDeployments", req, &out) == 0 &&
+    CHECK(owd_call(&out, store, "DescribeDeployments", req) == 0 &&
               json_array_size(json_object_get(out, "Deployments")) == 1 + NASTY,
           "DescribeDeployments after the injections");
     json_decref(out);

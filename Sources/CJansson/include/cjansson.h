@@ -5,9 +5,7 @@
 
 /* jansson's function-like macros and inline functions do not import into Swift. */
 static inline int cjansson_typeof(const json_t *json) { return json ? (int)json_typeof(json) : -1; }
-static inline void cjansson_incref(json_t *json) { json_incref(json); }
 static inline void cjansson_decref(json_t *json) { json_decref(json); }
-static inline int cjansson_integer_fits(const json_t *json) { return json_is_integer(json); }
 /* A read prefetch hint, for the record walks that feed jansson (no Swift spelling exists). */
 static inline void cjansson_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
 #endif

@@ -40,7 +40,8 @@ def _answer(owd_client, request, operation_name):
     if not isinstance(body, bytes):
         body = body.read() if hasattr(body, "read") else body.encode("utf-8")
     try:
-        status, data = 200, owd_client.call_text(operation_name, json.loads(body))
+        # The body as botocore serialized it, through libowd's one JSON-text entry.
+        status, data = 200, owd_client.call_json_text(operation_name, body)
     except _exc.ClientError as e:
         error = e.response["Error"]
         status, data = 400, json.dumps({"__type": error["Code"], "message": error["Message"]}).encode("utf-8")

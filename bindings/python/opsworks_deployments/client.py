@@ -16,15 +16,7 @@ try:  # optional, never required: orjson decodes large answers faster than json
 except ImportError:
     _loads = json.loads
 
-# Every operation of behaviour.md by AWS name; each becomes a snake_case method.
-OPERATIONS = (
-    "DescribeDeployments", "CreateDeployment", "DescribeCommands",
-    "AcknowledgeCommand", "CompleteCommand",
-    "CreateStack", "DescribeStacks", "CreateLayer", "DescribeLayers",
-    "CreateApp", "DescribeApps", "UpdateApp",
-    "CreateInstance", "StartInstance", "StopInstance", "DescribeInstances",
-    "CreateUserProfile", "DescribeUserProfiles", "SetPermission", "DescribePermissions",
-)
+from ._operations import OPERATIONS  # generated from the operation table (tools/gen_shapes.py)
 
 
 def snake_case(operation):
@@ -190,10 +182,16 @@ class Client:
         """Like call() but returns the response JSON text as bytes, undecoded (as AWS sends
         it: no ResponseMetadata)."""
         text = json.dumps(request or {}, default=_json_default, allow_nan=False).encode("utf-8")
+        return self.call_json_text(operation, text)
+
+    def call_json_text(self, operation, text):
+        """Runs `operation` on request JSON text (bytes, as given) through libowd's one JSON
+        entry (owd_call_json's rule for text that is not an object applies); returns the
+        response JSON text as bytes."""
         out = ctypes.c_void_p()
         pointer = self._handle.acquire()
         try:
-            rc = lib.owd_call_json(pointer, operation.encode("utf-8"), text, ctypes.byref(out))
+            rc = lib.owd_call_json(ctypes.byref(out), pointer, operation.encode("utf-8"), text)
             if rc < 0:
                 code, type_, message = _lib.last_error()
             body = ctypes.string_at(out.value) if out.value else None

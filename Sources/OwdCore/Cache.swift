@@ -1,0 +1,237 @@
+import CSQLite
+
+/// A value reachable only under its lock: readers share it, a writer has it alone. The
+/// engine's cache lives in one, so no code can touch the cache without holding the lock.
+final class Locked<State: AnyObject> {
+    private let lock = ReadWriteLock()
+    private let state: State
+
+    init(_ state: State) { self.state = state }
+
+    @inline(__always)
+    func reading<T>(_ body: (State) throws -> T) rethrows -> T {
+        try lock.reading { try body(state) }
+    }
+
+    @inline(__always)
+    func writing<T>(_ body: (State) throws -> T) rethrows -> T {
+        try lock.writing { try body(state) }
+    }
+}
+
+/// Deployments in the contract's order, kept oldest first (new ones append): a walk
+/// backwards answers newest first.
+final class DeploymentIndex {
+    var items: ContiguousArray<DeploymentRecord> = []
+
+    @inline(__always)
+    static func before(_ a: DeploymentRecord, _ createdAt: Int64, _ seq: Int64) -> Bool {
+        a.createdAt < createdAt || (a.createdAt == createdAt && a.seq < seq)
+    }
+
+    /// The first position not before (createdAt, seq).
+    func lowerBound(_ createdAt: Int64, _ seq: Int64) -> Int {
+        var lo = 0, hi = items.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if DeploymentIndex.before(items[mid], createdAt, seq) { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    func insert(_ r: DeploymentRecord) {
+        if let last = items.last, !DeploymentIndex.before(last, r.createdAt, r.seq) {
+            items.insert(r, at: lowerBound(r.createdAt, r.seq))
+        } else {
+            items.append(r)
+        }
+    }
+
+    func remove(_ r: DeploymentRecord) {
+        let i = lowerBound(r.createdAt, r.seq)
+        if i < items.count, items[i] === r { items.remove(at: i) }
+    }
+
+    func replace(_ old: DeploymentRecord, with r: DeploymentRecord) {
+        let i = lowerBound(old.createdAt, old.seq)
+        if i < items.count, items[i] === old { items[i] = r } else { insert(r) }
+    }
+}
+
+/// What the engine keeps in memory: every deployment as an immutable record, its
+/// indexes, and the small tables that reads and permission checks consult. Always a
+/// prefix of the store's history: everything up to `lastChange`, deletions included.
+/// Only reachable through `Locked`.
+final class Cache {
+    var lastChange: Int64 = 0
+    /// A load after a commit failed: the next read must load before answering.
+    var stale = false
+    var byID: [UUIDKey: DeploymentRecord] = [:]
+    let all = DeploymentIndex()
+    var byStack: [UUIDKey: DeploymentIndex] = [:]
+    var byApp: [UUIDKey: DeploymentIndex] = [:]
+    var stacks: [UUIDKey: StackRow] = [:]
+    var appStacks: [UUIDKey: UUIDKey] = [:]
+    /// caller ARN -> stack -> level
+    var permissions: [String: [UUIDKey: Level]] = [:]
+    var bytes = 0
+
+    func apply(_ r: DeploymentRecord) {
+        if let old = byID[r.key] {
+            guard r.changeSeq > old.changeSeq else { return }
+            all.replace(old, with: r)
+            byStack[r.stackKey]?.replace(old, with: r)
+            if let a = r.appKey { byApp[a]?.replace(old, with: r) }
+            bytes += r.size - old.size
+        } else {
+            all.insert(r)
+            index(&byStack, r.stackKey).insert(r)
+            if let a = r.appKey { index(&byApp, a).insert(r) }
+            bytes += r.size
+        }
+        byID[r.key] = r
+    }
+
+    /// Forgets a deleted record (a tombstone of the change sequence).
+    func forget(_ t: Tombstone) {
+        switch t.kind {
+        case .deployment:
+            guard let k = UUIDKey(t.id), let r = byID.removeValue(forKey: k) else { return }
+            all.remove(r)
+            byStack[r.stackKey]?.remove(r)
+            if let a = r.appKey { byApp[a]?.remove(r) }
+            bytes -= r.size
+        case .stack:
+            guard let k = UUIDKey(t.id) else { return }
+            stacks[k] = nil
+            byStack[k] = nil
+            for arn in Array(permissions.keys) { permissions[arn]?[k] = nil }
+        case .app:
+            guard let k = UUIDKey(t.id) else { return }
+            appStacks[k] = nil
+            byApp[k] = nil
+        case .permission:
+            guard let k = UUIDKey(t.id), let arn = t.iamUserArn else { return }
+            permissions[arn]?[k] = nil
+        }
+    }
+
+    private func index(_ map: inout [UUIDKey: DeploymentIndex], _ key: UUIDKey) -> DeploymentIndex {
+        if let i = map[key] { return i }
+        let i = DeploymentIndex()
+        map[key] = i
+        return i
+    }
+}
+
+/// Keeping the cache current.
+extension Engine {
+    /// Brings the cache up to every commit made before this call, by any connection.
+    /// Cheap when nothing changed: one `PRAGMA data_version`.
+    func sync() throws {
+        let stale = cache.reading { $0.stale }
+        guard let reader else {
+            if stale { try writeLock.locked { try writer.transaction(immediate: false) { try load(writer) } } }
+            return
+        }
+        try readLock.locked {
+            let version = try reader.scalar("PRAGMA data_version")
+            if version == dataVersion && !stale { return }
+            try reader.transaction(immediate: false) { try load(reader) }
+            dataVersion = version
+        }
+    }
+
+    /// Loads everything changed since the cache's last change through `c`.
+    func load(_ c: Connection) throws {
+        let since = cache.reading { $0.lastChange }
+        let current = try c.scalar("SELECT value FROM meta WHERE key='change_seq'")
+        if current <= since { return }
+        var records: [DeploymentRecord] = []
+        let s = try c.prepare("""
+            SELECT seq, change_seq, created_at, completed_at, status, command, id, stack_id, app_id,
+                   iam_user_arn, comment, custom_json, args, instance_ids
+            FROM deployments WHERE change_seq > ? ORDER BY change_seq
+            """)
+        s.bind(1, since)
+        defer { s.reset() }
+        while try s.step() {
+            var row = DeploymentRow()
+            row.seq = s.int(0)
+            row.changeSeq = s.int(1)
+            row.createdAt = s.int(2)
+            row.completedAt = s.optionalInt(3)
+            row.status = DeploymentStatus(rawValue: UInt8(truncatingIfNeeded: s.int(4))) ?? .running
+            row.command = CommandName(rawValue: UInt8(truncatingIfNeeded: s.int(5))) ?? .deploy
+            row.id = s.text(6)
+            row.stackId = s.text(7)
+            row.appId = s.text(8)
+            row.iamUserArn = s.text(9)
+            row.comment = s.text(10)
+            row.customJson = s.text(11)
+            row.args = blob(s, 12)
+            row.instanceIds = s.text(13)
+            guard let r = DeploymentRecord.make(row) else { throw OwdError.outOfMemory }
+            records.append(r)
+        }
+        var stacks: [(UUIDKey, StackRow)] = []
+        let st = try c.prepare("SELECT id, region FROM stacks WHERE change_seq > ?")
+        st.bind(1, since)
+        defer { st.reset() }
+        while try st.step() {
+            let id = st.string(0) ?? ""
+            if let k = UUIDKey(id) { stacks.append((k, StackRow(id: id, region: st.string(1) ?? ""))) }
+        }
+        var apps: [(UUIDKey, UUIDKey)] = []
+        let ap = try c.prepare("SELECT id, stack_id FROM apps WHERE change_seq > ?")
+        ap.bind(1, since)
+        defer { ap.reset() }
+        while try ap.step() {
+            if let a = UUIDKey(ap.string(0) ?? ""), let s = UUIDKey(ap.string(1) ?? "") { apps.append((a, s)) }
+        }
+        var permissions: [(String, UUIDKey, Level)] = []
+        let pm = try c.prepare("SELECT iam_user_arn, stack_id, level FROM permissions WHERE change_seq > ?")
+        pm.bind(1, since)
+        defer { pm.reset() }
+        while try pm.step() {
+            if let s = UUIDKey(pm.string(1) ?? ""), let l = Level(name: pm.string(2) ?? "") {
+                permissions.append((pm.string(0) ?? "", s, l))
+            }
+        }
+        // Deletions since: a deleted row is gone from its table, so whatever the queries
+        // above found is newer than any tombstone of the same key. Tombstones go first.
+        var tombstones: [Tombstone] = []
+        let tb = try c.prepare("SELECT kind, id, iam_user_arn FROM tombstones WHERE change_seq > ? ORDER BY change_seq")
+        tb.bind(1, since)
+        defer { tb.reset() }
+        while try tb.step() {
+            if let kind = Tombstone.Kind(rawValue: tb.string(0) ?? "") {
+                tombstones.append(Tombstone(kind: kind, id: tb.string(1) ?? "", iamUserArn: tb.string(2)))
+            }
+        }
+        cache.writing { cache in
+            for t in tombstones { cache.forget(t) }
+            for (k, v) in stacks { cache.stacks[k] = v }
+            for (a, s) in apps { cache.appStacks[a] = s }
+            for (arn, s, l) in permissions { cache.permissions[arn, default: [:]][s] = l }
+            for r in records { cache.apply(r) }
+            cache.lastChange = max(cache.lastChange, current)
+            cache.stale = false
+        }
+    }
+
+    private func blob(_ s: Statement, _ column: Int32) -> UnsafeBufferPointer<UInt8>? {
+        guard let p = sqlite3_column_blob(s.stmt, column) else { return nil }
+        let n = Int(sqlite3_column_bytes(s.stmt, column))
+        return UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: n)
+    }
+
+    /// Loads the cache fully (on open).
+    func refresh() throws {
+        let c = reader ?? writer
+        try (reader == nil ? writeLock : readLock).locked {
+            try c.transaction(immediate: false) { try load(c) }
+            if reader != nil { dataVersion = try c.scalar("PRAGMA data_version") }
+        }
+    }
+}
