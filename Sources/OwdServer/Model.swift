@@ -43,21 +43,16 @@ public enum Model {
         return out
     }
 
-    /// service-2.json with the extras' operations and shapes merged in (what botocore's
-    /// loader does with a service-2.sdk-extras.json), as text.
+    /// service-2.json with the extras merged in as botocore's loader merges a
+    /// service-2.sdk-extras.json, as text.
     public static func mergedService() throws -> [UInt8] {
         let service = try load(Int32(OWDM_SERVICE))
         defer { cjansson_decref(service) }
         let extras = try load(Int32(OWDM_EXTRAS))
         defer { cjansson_decref(extras) }
-        let merge = json_object_get(extras, "merge")
-        for section in ["operations", "shapes"] {
-            guard let into = json_object_get(service, section), let from = json_object_get(merge, section) else {
-                throw Failure(description: "the embedded model has no \(section) to merge")
-            }
-            for name in keys(from) {
-                guard json_object_set(into, name, json_object_get(from, name)) == 0 else { throw Failure(description: "out of memory") }
-            }
+        // botocore's merge_dicts: objects merged key by key, all the way down; other values replaced.
+        guard let merge = json_object_get(extras, "merge"), json_object_update_recursive(service, merge) == 0 else {
+            throw Failure(description: "the embedded model extras cannot be merged")
         }
         guard let text = json_dumps(service, 1 | Int(JSON_PRESERVE_ORDER)) else { throw Failure(description: "out of memory") }
         defer { free(text) }

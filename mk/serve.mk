@@ -1,0 +1,40 @@
+# `owd serve` and `owd model install` (issue 15): the owd program, and its suite against
+# the real aws CLI, boto3, botocore's signer, raw sockets and the Go SDK (tests/serve).
+#
+#   make build          also builds .build/release/owd (product owd-program, static stdlib)
+#   make test-serve     (in make test) tests/serve with pytest
+#   make install        also installs $(PREFIX)/bin/owd
+
+OWD_PROGRAM  := $(RELEASE)/owd
+SERVE_VENV   := .build/venv-serve
+SERVE_TESTS  := $(wildcard tests/serve/*.py tests/serve/*.go)
+
+.PHONY: test-serve install-program
+
+build: $(OWD_PROGRAM)
+install: install-program
+
+# SwiftPM makes no executable named like the library product: it is built as owd-program
+# and placed here as owd.
+$(OWD_PROGRAM): $(SOURCES) $(shell find model -type f) bindings/python/opsworks_deployments/data/opsworks/2013-02-18/service-2.sdk-extras.json | deps
+	$(SWIFT) build -c release --product owd-program -Xswiftc -static-stdlib
+	cp $(RELEASE)/owd-program $@.tmp && mv -f $@.tmp $@
+
+install-program: $(OWD_PROGRAM)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(OWD_PROGRAM) $(DESTDIR)$(PREFIX)/bin/owd
+
+# The aws CLI v1 and boto3 from PyPI, with the current botocore (which has no OpsWorks).
+$(SERVE_VENV)/.ready:
+	rm -rf $(SERVE_VENV)
+	$(PYTHON) -m venv $(SERVE_VENV)
+	$(SERVE_VENV)/bin/pip install -q --upgrade pip
+	$(SERVE_VENV)/bin/pip install -q pytest awscli boto3
+	@touch $@
+
+test-serve: $(OWD_PROGRAM) $(SERVE_VENV)/.ready
+	cd tests/serve && OWD_PROGRAM=$(CURDIR)/$(OWD_PROGRAM) \
+	  $(CURDIR)/$(SERVE_VENV)/bin/python -m pytest -q -p no:cacheprovider --rootdir=. . ; \
+	  status=$$?; if [ $$status -eq 5 ]; then echo "test-serve: pytest collected no tests"; fi; exit $$status
+
+TEST_TARGETS += test-serve
