@@ -9,7 +9,7 @@ OWD_PROGRAM  := $(RELEASE)/owd
 SERVE_VENV   := .build/venv-serve
 SERVE_TESTS  := $(wildcard tests/serve/*.py tests/serve/*.go)
 
-.PHONY: test-serve install-program
+.PHONY: test-serve install-program serve-deps
 
 build: $(OWD_PROGRAM)
 install: install-program
@@ -32,8 +32,18 @@ $(SERVE_VENV)/.ready:
 	$(SERVE_VENV)/bin/pip install -q pytest awscli boto3
 	@touch $@
 
-test-serve: $(OWD_PROGRAM) $(SERVE_VENV)/.ready
-	cd tests/serve && OWD_PROGRAM=$(CURDIR)/$(OWD_PROGRAM) \
+# The Go SDK (v1, with service/opsworks) and its compiler, for tests/serve/test_go_sdk.py.
+serve-deps:
+	@missing=""; \
+	command -v go >/dev/null || missing="$$missing golang-go"; \
+	[ -d /usr/share/gocode/src/github.com/aws/aws-sdk-go/service/opsworks ] || missing="$$missing golang-github-aws-aws-sdk-go-dev"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+test-serve: $(OWD_PROGRAM) $(SERVE_VENV)/.ready | serve-deps
+	cd tests/serve && OWD_PROGRAM=$(CURDIR)/$(OWD_PROGRAM) OWD_GO_CACHE=$(CURDIR)/.build/go-cache \
 	  $(CURDIR)/$(SERVE_VENV)/bin/python -m pytest -q -p no:cacheprovider --rootdir=. . ; \
 	  status=$$?; if [ $$status -eq 5 ]; then echo "test-serve: pytest collected no tests"; fi; exit $$status
 
