@@ -33,7 +33,7 @@ struct SigV4VectorTests {
         try parsed.body.withUnsafeBytes { body in
             var r = signed
             r.body = body
-            let auth = try #require(Authorization.parse(r.header("authorization")!).get())
+            let auth = try Authorization.parse(r.header("authorization")!).get()
             let creq = SigV4Verifier.canonicalRequest(r, signedHeaders: auth.signedHeaders)
             #expect(creq == (try SigV4VectorTests.file(name, "creq")))
             #expect(SigV4Verifier.stringToSign(amzDate: "20150830T123600Z", scope: auth.scope, canonicalRequest: creq)
@@ -74,7 +74,7 @@ struct SigV4VectorTests {
         #expect(SigV4VectorTests.verifier(at: t + 300).verify(r) == .success(SigV4VectorTests.example))
         #expect(SigV4VectorTests.verifier(at: t - 300).verify(r) == .success(SigV4VectorTests.example))
         let late = SigV4VectorTests.verifier(at: t + 301).verify(r)
-        #expect(late == .failure(.invalidSignature("Signature expired: 20150830T123600Z is now earlier than 20150830T123101Z (20150830T123601Z - 5 min.)")))
+        #expect(late == .failure(.invalidSignature("Signature expired: 20150830T123600Z is now earlier than 20150830T123601Z (20150830T124101Z - 5 min.)")))
         let early = SigV4VectorTests.verifier(at: t - 301).verify(r)
         #expect(early.failureType == "InvalidSignatureException")
         #expect("\(early)".contains("not yet current"))
