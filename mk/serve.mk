@@ -42,7 +42,7 @@ serve-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-test-serve: $(OWD_PROGRAM) $(SERVE_VENV)/.ready | serve-deps
+test-serve: $(OWD_PROGRAM) $(LIB) $(SERVE_VENV)/.ready | serve-deps
 	cd tests/serve && OWD_PROGRAM=$(CURDIR)/$(OWD_PROGRAM) OWD_GO_CACHE=$(CURDIR)/.build/go-cache \
 	  $(CURDIR)/$(SERVE_VENV)/bin/python -m pytest -q -p no:cacheprovider --rootdir=. . ; \
 	  status=$$?; if [ $$status -eq 5 ]; then echo "test-serve: pytest collected no tests"; fi; exit $$status

@@ -106,3 +106,16 @@ def test_wait_deployment_successful_fails_on_a_failed_deployment(tmp_path, serve
                             env=env, capture_output=True, text=True, timeout=120)
     assert waited.returncode == 255
     assert "Waiter DeploymentSuccessful failed" in waited.stderr
+
+
+def test_python_install_model_writes_what_owd_model_install_writes(tmp_path):
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    env = dict(os.environ, PYTHONPATH=os.path.join(root, "bindings", "python"),
+               OWD_LIBRARY=os.path.join(root, ".build", "release", "libowd.so"))
+    subprocess.run([sys.executable, "-m", "opsworks_deployments", "install-model", "--dir", str(tmp_path / "py")],
+                   env=env, check=True, capture_output=True)
+    subprocess.run([OWD, "model", "install", "--dir", str(tmp_path / "owd")], check=True, capture_output=True)
+    for name in ("service-2.json", "waiters-2.json", "paginators-1.json"):
+        a = json.loads((tmp_path / "py" / "opsworks" / "2013-02-18" / name).read_text())
+        b = json.loads((tmp_path / "owd" / "opsworks" / "2013-02-18" / name).read_text())
+        assert a == b, name
