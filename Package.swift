@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "owd", type: .dynamic, targets: ["Owd"]),
         // Not named owd: SwiftPM builds no executable that shares the library's name.
         .executable(name: "owd-program", targets: ["OwdProgram"]),
+        .executable(name: "owd-serve-fuzz", targets: ["OwdServeFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -34,6 +35,8 @@ let package = Package(
         .executableTarget(name: "OwdProgram", dependencies: [
             "OwdServer", "OwdCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // libFuzzer's driver with -DOWD_FUZZ (make fuzz-serve); a replayer of inputs otherwise.
+        .executableTarget(name: "OwdServeFuzz", dependencies: ["OwdServer", "OwdCore", "CJansson"]),
         .testTarget(name: "OwdCoreTests", dependencies: ["OwdCore", "CJansson"]),
         .testTarget(name: "OwdServerTests", dependencies: ["OwdServer", "OwdCore", "CJansson"], exclude: ["Fixtures"]),
     ],

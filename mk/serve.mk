@@ -48,3 +48,31 @@ test-serve: $(OWD_PROGRAM) $(LIB) $(SERVE_VENV)/.ready | serve-deps
 	  status=$$?; if [ $$status -eq 5 ]; then echo "test-serve: pytest collected no tests"; fi; exit $$status
 
 TEST_TARGETS += test-serve
+
+# `make bench-serve` (part of `make bench`): owd serve against the libmicrohttpd stub and
+# moto_server, with wrk; see bench/serve_bench.py. Writes its section of bench/RESULTS.md.
+SERVE_STUB   := $(BENCH_DIR)/serve_stub
+SERVE_INPROC := $(BENCH_DIR)/serve_inproc
+
+$(SERVE_STUB): bench/serve_stub.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< -lmicrohttpd -lpthread
+
+$(SERVE_INPROC): bench/serve_inproc.c include/owd.h $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+
+.PHONY: bench-serve bench-deps
+bench-deps:
+	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+
+# moto_server needs moto's server extra (Flask), beyond what bench.mk's venv has.
+$(BENCH_VENV)/.moto-server: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/pip install -q 'moto[server]'
+	@touch $@
+
+bench-serve: $(OWD_PROGRAM) $(SERVE_STUB) $(SERVE_INPROC) $(BENCH_BIN) $(BENCH_VENV)/.moto-server | bench-deps
+	$(BENCH_VENV)/bin/python bench/serve_bench.py --owd $(OWD_PROGRAM) --stub $(SERVE_STUB) \
+	  --inproc $(SERVE_INPROC) --tool $(BENCH_BIN) --dir $(BENCH_DIR)
+
+bench: bench-serve

@@ -187,7 +187,7 @@ public final class Endpoint: @unchecked Sendable {
     }
 
     static func header(_ headers: [(String, String)], _ lowercased: String) -> String? {
-        for (n, v) in headers where n.utf8.count == lowercased.utf8.count && n.lowercased() == lowercased { return v }
+        for (n, v) in headers where sameName(n, lowercased) { return v }
         return nil
     }
 
