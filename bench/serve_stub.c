@@ -44,7 +44,7 @@ int main(int argc, char **argv) {
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC, 0, NULL, NULL, answer, NULL,
         MHD_OPTION_THREAD_POOL_SIZE, 4u, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(2 * 65536 + 16384),
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(65536 + 16384),
         MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_END);
     if (!d) { fprintf(stderr, "stub: cannot listen\n"); return 1; }
     printf("stub: listening on http://127.0.0.1:%u\n", (unsigned)MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port);

@@ -176,7 +176,8 @@ owdh_server *owdh_start(const owdh_options *o, char *err, size_t err_len) {
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     /* The connection's memory pool holds its header lines and read buffer: the header
      * bound is checked exactly by the handler, this only caps what a client can make MHD hold. */
-    size_t pool = o->max_headers * 2 + 16384;
+    /* MHD zeroes the whole pool for every request: no bigger than the bound needs. */
+    size_t pool = o->max_headers + 16384;
     s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, s,
                                  MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                                  MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(o->threads ? o->threads : 1),

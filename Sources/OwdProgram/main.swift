@@ -47,8 +47,9 @@ struct Serve: ParsableCommand {
     @Option(help: .hidden)
     var idleTimeout = 30
 
+    /// The HTTP thread pool: one epoll thread per core by default.
     @Option(help: .hidden)
-    var threads = 4
+    var threads = max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
     func validate() throws {
         if (credentials == nil) == !noAuth {

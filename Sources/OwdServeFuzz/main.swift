@@ -26,7 +26,8 @@ let clockNow: Int64 = 1_440_938_160
 let owner = Credential(accessKeyID: "AKIDFUZZOWNER", secretAccessKey: "fuzz-owner-SECRET-0123456789", iamUserArn: nil)
 let show = Credential(accessKeyID: "AKIDFUZZSHOW", secretAccessKey: "fuzz-show-SECRET-0123456789",
                       iamUserArn: "arn:aws:iam::123456789012:user/show")
-let store = try! Store(path: nil)
+// OWD_SERVE_STORE: a store file instead of memory (the profiling aid's real-store case).
+let store = try! Store(path: getenv("OWD_SERVE_STORE").map { String(cString: $0) })
 let stackID: String = {
     let text = try! store.call("CreateStack", json: #"{"Name":"f","Region":"us-east-1","ServiceRoleArn":"arn:aws:iam::1:role/r","DefaultInstanceProfileArn":"arn:aws:iam::1:instance-profile/p"}"#)
     _ = try! store.call("CreateUserProfile", json: #"{"IamUserArn":"arn:aws:iam::123456789012:user/show"}"#)

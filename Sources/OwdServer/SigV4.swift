@@ -1,5 +1,7 @@
 import COwdCrypto
-import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One identity of the credentials file: the request acts as `iamUserArn` (nil: the
 /// store's owner).
@@ -80,7 +82,7 @@ public final class SigV4Verifier: Sendable {
     let credentials: [String: Credential]
     let clock: @Sendable () -> Int64
     /// Signing keys by access key and day: four HMACs saved on every request but the first of a day.
-    let keys = Mutex<[String: (day: String, key: [UInt8])]>([:])
+    let keys = KeyCache()
 
     public init(region: String, service: String = "opsworks", credentials: [Credential], maxSkew: Int64 = 300,
                 clock: @escaping @Sendable () -> Int64) {
@@ -146,9 +148,9 @@ public final class SigV4Verifier: Sendable {
     }
 
     func signingKey(_ c: Credential, day: String) -> [UInt8] {
-        if let cached = keys.withLock({ $0[c.accessKeyID] }), cached.day == day { return cached.key }
+        if let cached = keys.get(c.accessKeyID), cached.day == day { return cached.key }
         let key = SigV4Verifier.signingKey(secret: c.secretAccessKey, day: day, region: region, service: service)
-        keys.withLock { $0[c.accessKeyID] = (day, key) }
+        keys.set(c.accessKeyID, (day, key))
         return key
     }
 
@@ -291,6 +293,28 @@ public final class SigV4Verifier: Sendable {
         let d = doy - (153 * mp + 2) / 5 + 1
         let m = mp < 10 ? mp + 3 : mp - 9
         return (m <= 2 ? y + 1 : y, m, d)
+    }
+}
+
+/// Signing keys by access key: read on every request from every server thread, written
+/// once a day per key, so a read-write lock (a mutex was contended under load).
+final class KeyCache: @unchecked Sendable {
+    private var lock = pthread_rwlock_t()
+    private var entries: [String: (day: String, key: [UInt8])] = [:]
+
+    init() { pthread_rwlock_init(&lock, nil) }
+    deinit { pthread_rwlock_destroy(&lock) }
+
+    func get(_ id: String) -> (day: String, key: [UInt8])? {
+        pthread_rwlock_rdlock(&lock)
+        defer { pthread_rwlock_unlock(&lock) }
+        return entries[id]
+    }
+
+    func set(_ id: String, _ value: (day: String, key: [UInt8])) {
+        pthread_rwlock_wrlock(&lock)
+        defer { pthread_rwlock_unlock(&lock) }
+        entries[id] = value
     }
 }
 

@@ -10,4 +10,7 @@ int owdc_hmac_sha256(const void *key, size_t key_len, const void *data, size_t l
 /* 1 when the len bytes at a and b are equal; the time taken depends on len only. */
 int owdc_equal(const void *a, const void *b, size_t len);
 
+/* len random bytes from the kernel (getrandom); 0 on success. */
+int owdc_random(void *out, size_t len);
+
 #endif
