@@ -76,3 +76,42 @@ bench-serve: $(OWD_PROGRAM) $(SERVE_STUB) $(SERVE_INPROC) $(BENCH_BIN) $(BENCH_V
 	  --inproc $(SERVE_INPROC) --tool $(BENCH_BIN) --dir $(BENCH_DIR)
 
 bench: bench-serve
+
+# The fuzz target for the request path above the HTTP library (Sources/OwdServeFuzz):
+# built in fuzz/'s scratch path with the same compiler flags (nothing rebuilt twice), plus
+# linker flags that keep libFuzzer's driver, which the program finds at run time.
+#   make fuzz-serve        FUZZ_SECONDS (default 300) after replaying fuzz/serve/regressions
+#   make test-fuzz-serve   (in make test) the corpus and regressions, then FUZZ_TEST_SECONDS
+SERVE_FUZZ     := $(FUZZ_SCRATCH)/release/owd-serve-fuzz
+SERVE_FUZZ_ENV := SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0
+SERVE_FUZZ_FLAGS := -max_len=70000 -timeout=20 -rss_limit_mb=4096 -print_final_stats=1
+
+.PHONY: fuzz-serve test-fuzz-serve
+
+$(SERVE_FUZZ): $(SOURCES) | deps
+	$(SWIFT) build -c release --scratch-path $(FUZZ_SCRATCH) --product owd-serve-fuzz \
+	  -Xswiftc -sanitize=fuzzer -Xswiftc -sanitize=address \
+	  -Xswiftc -sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table \
+	  -Xlinker -u -Xlinker LLVMFuzzerRunDriver -Xlinker --export-dynamic-symbol=LLVMFuzzerRunDriver
+	@touch $@
+
+define run-fuzz-serve
+	@echo "== owd-serve-fuzz: fuzz/serve corpus and regressions replayed"
+	@$(SERVE_FUZZ_ENV) OWD_SERVE_REPLAY=1 $(SERVE_FUZZ) fuzz/serve/corpus/* $(wildcard fuzz/serve/regressions/*)
+	@echo "== owd-serve-fuzz: $(1) s"
+	@mkdir -p $(FUZZ_SCRATCH)/corpus-serve $(FUZZ_SCRATCH)/artifacts-serve
+	@$(SERVE_FUZZ_ENV) $(SERVE_FUZZ) $(SERVE_FUZZ_FLAGS) -max_total_time=$(1) \
+	  -artifact_prefix=$(FUZZ_SCRATCH)/artifacts-serve/ -dict=fuzz/serve/serve.dict \
+	  $(FUZZ_SCRATCH)/corpus-serve fuzz/serve/corpus > $(FUZZ_SCRATCH)/fuzz-serve.log 2>&1 \
+	  || { grep -v -e '^#' -e NEW_FUNC $(FUZZ_SCRATCH)/fuzz-serve.log | tail -60; \
+	       echo "owd-serve-fuzz found a crash: see $(FUZZ_SCRATCH)/artifacts-serve/"; exit 1; }
+	@grep -E '^(Done|stat::number_of_executed_units|stat::new_units_added)' $(FUZZ_SCRATCH)/fuzz-serve.log | tr '\n' ' '; echo
+endef
+
+fuzz-serve: $(SERVE_FUZZ)
+	$(call run-fuzz-serve,$(FUZZ_SECONDS))
+
+test-fuzz-serve: $(SERVE_FUZZ)
+	$(call run-fuzz-serve,$(FUZZ_TEST_SECONDS))
+
+TEST_TARGETS += test-fuzz-serve

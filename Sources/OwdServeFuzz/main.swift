@@ -1,9 +1,10 @@
 // The fuzz target for owd serve's request path above the HTTP library (headers, auth,
 // body): Endpoint.handle, the SigV4 verifier, the JSON parse and the store's call.
 //
-// Built by `make fuzz-serve` with -sanitize=fuzzer,address and -DOWD_FUZZ: libFuzzer's
-// driver runs `one` on every input. Built plainly (swift build), the program replays
-// the files it is given (the corpus and regressions, in `make test-fuzz-serve`).
+// Built by `make fuzz-serve` with -sanitize=fuzzer,address (the same build as fuzz/'s
+// targets, plus a linker flag that keeps libFuzzer's LLVMFuzzerRunDriver): libFuzzer's
+// driver runs `one` on every input. Built plainly (swift build), the program replays the
+// files it is given.
 //
 // Input: a flags byte, then header lines "Name: value\n" up to an empty line, then the
 // body. Flags: bits 0-1 sign the request as nobody / the owner / a show user / a wrong
@@ -112,19 +113,27 @@ func one(_ data: UnsafeRawBufferPointer) {
     }
 }
 
-#if OWD_FUZZ
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>,
-                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
-
-var argc = CommandLine.argc
-var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in
+/// libFuzzer's per-input callback by its usual name too (its driver refers to it).
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     one(UnsafeRawBufferPointer(start: data, count: size))
     return 0
-})
-#else
+}
+
+/// libFuzzer's entry when the build linked it in (found at run time, so that one source
+/// and one set of compiler flags serve both builds).
+typealias RunDriver = @convention(c) (UnsafeMutablePointer<Int32>,
+                                      UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+                                      @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
+
+if let driver = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "LLVMFuzzerRunDriver"), getenv("OWD_SERVE_REPLAY") == nil {
+    var argc = CommandLine.argc
+    var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+    exit(unsafeBitCast(driver, to: RunDriver.self)(&argc, &argv) { data, size in
+        one(UnsafeRawBufferPointer(start: data, count: size))
+        return 0
+    })
+}
 var count = 0
 for path in CommandLine.arguments.dropFirst() {
     guard let f = fopen(path, "rb") else { fputs("owd-serve-fuzz: cannot open \(path)\n", stderr); exit(1) }
@@ -149,4 +158,3 @@ for path in CommandLine.arguments.dropFirst() {
     count += 1
 }
 print("owd-serve-fuzz: \(count) inputs replayed, every invariant held")
-#endif

@@ -117,17 +117,19 @@ public final class SigV4Verifier: Sendable {
         if signedAt > now + maxSkew {
             return .failure(.invalidSignature("Signature not yet current: \(amzDate) is still later than \(SigV4Verifier.amzDate(now + maxSkew)) (\(SigV4Verifier.amzDate(now)) + 5 min.)"))
         }
+        // Every value quoted back from the request goes through Endpoint.printable: no control
+        // character (a NUL was found by the fuzz target) and at most 128 characters.
         if parsed.day != String(amzDate.prefix(8)) {
-            return .failure(.invalidSignature("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '\(parsed.day)' != '\(amzDate.prefix(8))', from '\(amzDate)'."))
+            return .failure(.invalidSignature("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '\(Endpoint.printable(parsed.day))' != '\(amzDate.prefix(8))', from '\(amzDate)'."))
         }
         if parsed.region != region {
-            return .failure(.invalidSignature("Credential should be scoped to a valid region, not '\(parsed.region)'. "))
+            return .failure(.invalidSignature("Credential should be scoped to a valid region, not '\(Endpoint.printable(parsed.region))'. "))
         }
         if parsed.service != service {
             return .failure(.invalidSignature("Credential should be scoped to correct service: '\(service)'. "))
         }
         if parsed.terminator != "aws4_request" {
-            return .failure(.invalidSignature("Credential should be scoped with a valid terminator: 'aws4_request', not '\(parsed.terminator)'. "))
+            return .failure(.invalidSignature("Credential should be scoped with a valid terminator: 'aws4_request', not '\(Endpoint.printable(parsed.terminator))'. "))
         }
         if !parsed.signedHeaders.contains("host") {
             return .failure(.invalidSignature("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."))
