@@ -43,6 +43,11 @@ serve-deps:
 	fi
 
 test-serve: $(OWD_PROGRAM) $(LIB) $(SERVE_VENV)/.ready | serve-deps
+	@echo "== make install-program: the program in PREFIX/bin, self-contained"
+	@rm -rf .build/serve-install && $(MAKE) --no-print-directory -s install-program PREFIX=$(CURDIR)/.build/serve-install
+	@.build/serve-install/bin/owd --help | grep -q 'owd serve\|serve ' || { echo "installed owd does not run"; exit 1; }
+	@! ldd .build/serve-install/bin/owd | grep -q 'libswift' || { echo "installed owd needs Swift's runtime"; exit 1; }
+	@echo "== tests/serve"
 	cd tests/serve && OWD_PROGRAM=$(CURDIR)/$(OWD_PROGRAM) OWD_GO_CACHE=$(CURDIR)/.build/go-cache \
 	  $(CURDIR)/$(SERVE_VENV)/bin/python -m pytest -q -p no:cacheprovider --rootdir=. . ; \
 	  status=$$?; if [ $$status -eq 5 ]; then echo "test-serve: pytest collected no tests"; fi; exit $$status

@@ -17,10 +17,11 @@ struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Answer the AWS JSON 1.1 OpsWorks endpoint (SigV4), so the aws CLI and every SDK use the store.",
         discussion: """
-        Once it accepts connections, the first line on stdout is `owd: listening on http://HOST:PORT`.
-        Clients reach it with the model installed (`owd model install`) and
-        AWS_ENDPOINT_URL_OPSWORKS=http://HOST:PORT. SIGINT or SIGTERM: stop accepting, finish the
-        requests in flight (at most 10 s), close the store, exit 0.
+        Once it accepts connections, the first line on stdout is `owd: listening on http://HOST:PORT`. \
+        Clients reach it with the model installed (`owd model install`) and \
+        AWS_ENDPOINT_URL_OPSWORKS=http://HOST:PORT. SIGINT or SIGTERM: stop accepting, finish the \
+        requests in flight (at most 10 s), close the store, exit 0. One line per request on stderr \
+        (time, operation, status, duration, request id, caller; never a secret, signature or body).
         """)
 
     @Option(help: "The store file (SQLite); created when missing.")

@@ -415,3 +415,16 @@ def test_bad_command_lines_are_refused_with_a_reason(tmp_path):
     help_text = subprocess.run([OWD, "serve", "--help"], capture_output=True, text=True).stdout
     for option in ("--store", "--host", "--port", "--region", "--credentials", "--no-auth", "--quiet"):
         assert option in help_text
+
+
+def test_a_store_that_cannot_be_opened_is_refused_with_the_reason(tmp_path):
+    p = subprocess.run([OWD, "serve", "--store", str(tmp_path / "missing" / "s.owd"), "--port", "0", "--no-auth"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1 and p.stdout == ""
+    assert p.stderr.startswith("owd: cannot open store ") and "No such file or directory" in p.stderr
+
+
+def test_a_port_in_use_is_refused_with_the_reason(tmp_path, server):
+    p = subprocess.run([OWD, "serve", "--store", str(tmp_path / "other.owd"), "--port", str(server.port), "--no-auth"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1 and "cannot listen on 127.0.0.1 port %d" % server.port in p.stderr
