@@ -95,6 +95,11 @@ def wrk(host, port, script, connections, seconds):
     return {"rps": rps, "p50": lat["50"], "p99": lat["99"]}
 
 
+def cpu_seconds(pid):
+    f = open("/proc/%d/stat" % pid).read().split(")")[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def med(runs, key):
     v = [r[key] for r in runs]
     return statistics.median(v), min(v), max(v)
@@ -207,12 +212,14 @@ def main():
     for conns in (1, 32):
         runs = {"owd": [], "stub": []}
         for i in range(a.runs):
-            for name, h, p_, s in (("owd", host, port, script_owd), ("stub", shost, sport, script_stub)):
+            for name, h, p_, s, pid in (("owd", host, port, script_owd, owd.pid), ("stub", shost, sport, script_stub, stub.pid)):
+                c0 = cpu_seconds(pid)
                 r = wrk(h, p_, s, conns, a.seconds)
+                r["cpu_us"] = (cpu_seconds(pid) - c0) / (r["rps"] * a.seconds) * 1e6
                 runs[name].append(r)
                 log("%s %d connection(s) run %d: %.0f req/s p50 %s p99 %s" % (name, conns, i + 1, r["rps"], fmt_t(r["p50"]), fmt_t(r["p99"])))
         for name in runs:
-            results[name][conns] = med(runs[name], "rps") + (med(runs[name], "p50"), med(runs[name], "p99"))
+            results[name][conns] = med(runs[name], "rps") + (med(runs[name], "p50"), med(runs[name], "p99"), med(runs[name], "cpu_us"))
     # The same at 32 connections with the per-request log on (to a file).
     stop(owd)
     logfile = os.path.join(tmp, "serve.log")
@@ -275,8 +282,8 @@ def write(a, r, answer_bytes, took):
     rows = []
     for conns in (1, 32):
         o, s, m = r["owd"][conns], r["stub"][conns], r["moto"][conns]
-        rows.append("| %d | %s | %s | %s | %s | %s | %s | **%.2fx** (≥ 0.6x: %s) | **%.0fx** (≥ 100x: %s) |" % (
-            conns, rps(o), lat(o), rps(s), lat(s), "%.0f" % m[0], lat(m), o[0] / s[0],
+        rows.append("| %d | %s | %s | %.1f µs | %s | %s | %.1f µs | %s | %s | **%.2fx** (≥ 0.6x: %s) | **%.0fx** (≥ 100x: %s) |" % (
+            conns, rps(o), lat(o), o[5][0], rps(s), lat(s), s[5][0], "%.0f" % m[0], lat(m), o[0] / s[0],
             "met" if o[0] / s[0] >= 0.6 else "missed", o[0] / m[0], "met" if o[0] / m[0] >= 100 else "missed"))
     big = r["big"]
     text = """<!-- bench-serve -->
@@ -291,8 +298,8 @@ epoll threads; wrk shares the 2 cores. owd runs with `--quiet` (the per-request 
 at 32 connections: %.0f req/s). moto_server (CodeDeploy GetDeployment, 1 run) is the nearest
 AWS-shaped peer.
 
-| connections | owd req/s | owd p50 / p99 | stub (floor) req/s | stub p50 / p99 | moto req/s | moto p50 / p99 | owd / floor | owd / moto |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| connections | owd req/s | owd p50 / p99 | owd CPU per request | stub (floor) req/s | stub p50 / p99 | stub CPU per request | moto req/s | moto p50 / p99 | owd / floor | owd / moto |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 %s
 
 10,000 results per answer (%d bytes), 1 connection: **%.0f MB/s** over HTTP (%.0f – %.0f) against

@@ -134,10 +134,10 @@ public final class SigV4Verifier: Sendable {
         if !parsed.signedHeaders.contains("host") {
             return .failure(.invalidSignature("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."))
         }
-        let creq = SigV4Verifier.canonicalRequest(request, signedHeaders: parsed.signedHeaders)
-        let sts = SigV4Verifier.stringToSign(amzDate: amzDate, scope: parsed.scope, canonicalRequest: creq)
+        let creq = SigV4Verifier.canonicalBytes(request, signedHeaders: parsed.signedHeaders)
+        let sts = SigV4Verifier.stringToSignBytes(amzDate: amzDate, scope: parsed.scope, canonicalRequest: creq)
         let key = signingKey(credential, day: parsed.day)
-        var expected: [UInt8] = Hex.encode(hmac(key, Array(sts.utf8)))
+        var expected: [UInt8] = Hex.encode(hmac(key, sts))
         var given = Array(parsed.signature.utf8)
         let equal = expected.count == given.count && owdc_equal(&expected, &given, expected.count) == 1
         return equal ? .success(credential) : .failure(.invalidSignature(
@@ -166,29 +166,68 @@ public final class SigV4Verifier: Sendable {
     // MARK: The canonical forms (AWS's "Create a canonical request", "Create a string to sign")
 
     public static func canonicalRequest(_ r: SignedRequest, signedHeaders: [String]) -> String {
-        var out = r.method
-        out += "\n"
-        out += canonicalURI(r.path)
-        out += "\n"
-        out += canonicalQuery(r.query)
-        out += "\n"
-        for name in signedHeaders {
-            out += name
-            out += ":"
-            out += canonicalValue(r.header(name) ?? "")
-            out += "\n"
-        }
-        out += "\n"
-        out += signedHeaders.joined(separator: ";")
-        out += "\n"
-        out += Hex.encode(sha256(r.body))
-        return out
+        String(decoding: canonicalBytes(r, signedHeaders: signedHeaders), as: UTF8.self)
     }
 
     public static func stringToSign(amzDate: String, scope: String, canonicalRequest: String) -> String {
-        var creq = canonicalRequest
-        let hash = creq.withUTF8 { sha256(UnsafeRawBufferPointer($0)) }
-        return "AWS4-HMAC-SHA256\n\(amzDate)\n\(scope)\n\(Hex.encode(hash))"
+        String(decoding: stringToSignBytes(amzDate: amzDate, scope: scope, canonicalRequest: Array(canonicalRequest.utf8)), as: UTF8.self)
+    }
+
+    /// The canonical request as bytes, written in one buffer (it runs on every request).
+    static func canonicalBytes(_ r: SignedRequest, signedHeaders: [String]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
+        out += r.method.utf8
+        out.append(10)
+        if r.path == "/" { out.append(UInt8(ascii: "/")) } else { out += canonicalURI(r.path).utf8 }
+        out.append(10)
+        if !r.query.isEmpty { out += canonicalQuery(r.query).utf8 }
+        out.append(10)
+        for name in signedHeaders {
+            out += name.utf8
+            out.append(UInt8(ascii: ":"))
+            // Every value of the header in order, each trimmed with inner runs of spaces made
+            // one, joined by "," (botocore's and AWS's rule).
+            var first = true
+            for (n, v) in r.headers where sameName(n, name) {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                appendCanonical(&out, v)
+            }
+            out.append(10)
+        }
+        out.append(10)
+        for (i, name) in signedHeaders.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ";")) }
+            out += name.utf8
+        }
+        out.append(10)
+        out += Hex.encode(sha256(r.body)) as [UInt8]
+        return out
+    }
+
+    static func stringToSignBytes(amzDate: String, scope: String, canonicalRequest: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = Array("AWS4-HMAC-SHA256\n".utf8)
+        out.reserveCapacity(160)
+        out += amzDate.utf8
+        out.append(10)
+        out += scope.utf8
+        out.append(10)
+        out += Hex.encode(canonicalRequest.withUnsafeBytes { sha256($0) }) as [UInt8]
+        return out
+    }
+
+    static func appendCanonical(_ out: inout [UInt8], _ value: String) {
+        var space = false, any = false
+        for b in value.utf8 {
+            if b == 32 || b == 9 {
+                space = any
+            } else {
+                if space { out.append(32); space = false }
+                out.append(b)
+                any = true
+            }
+        }
     }
 
     /// The path with dot segments and empty segments removed, then URI-encoded (once more:
@@ -211,22 +250,6 @@ public final class SigV4Verifier: Sendable {
             .sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
             .map { "\($0.0)=\($0.1)" }
             .joined(separator: "&")
-    }
-
-    /// Leading and trailing spaces removed, runs of spaces inside made one.
-    static func canonicalValue(_ value: String) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(value.utf8.count)
-        var space = false
-        for b in value.utf8 {
-            if b == 32 || b == 9 {
-                space = !out.isEmpty
-            } else {
-                if space { out.append(32); space = false }
-                out.append(b)
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// RFC 3986 encoding as SigV4 wants it: unreserved characters kept, every other byte %XX.
