@@ -153,6 +153,56 @@ SETUP = {
                           {"$REGISTERED": "InstanceId"}),
                          ("AssignInstance", {"InstanceId": "$REGISTERED", "LayerIds": ["$LAYER"]}, {})],
 }
+# What docs/operations.md says of an operation beyond its table row (owd's decisions where
+# behaviour.md leaves them to owd).
+NOTES = {
+    "CreateInstance": (
+        "Defaults (behaviour.md section 11): `Os` the stack's `DefaultOs` (`Amazon Linux 2` when it has "
+        "none), `Architecture` `x86_64`, `RootDeviceType` the stack's `DefaultRootDeviceType` "
+        "(`instance-store`), `InstallUpdatesOnBoot` true, `EbsOptimized` false, `AgentVersion` `INHERIT`, "
+        "`SshKeyName`/`AvailabilityZone`/`SubnetId`/`InstanceProfileArn` the stack's defaults when it has "
+        "them, `InfrastructureClass` `ec2`, `Arn` `arn:aws:opsworks:<region>:<account>:instance/<id>`. "
+        "Hostname, when not given: a word followed by the smallest integer >= 1 that no instance of the "
+        "stack has as its Hostname. The word: with the stack's `HostnameTheme` `Layer_Dependent` (the "
+        "default), the first layer's `Shortname` (`php-app1`, `php-app2`, ...; `instance` for an "
+        "instance without layers); with any other theme, the theme's name in lowercase with `-` for `_` "
+        "(`Baked_Goods`: `baked-goods1`, `baked-goods2`, ...). Given values always win. Every layer must "
+        "be of the instance's stack (`Please only provide layer IDs from the same stack`)."),
+    "GetHostnameSuggestion": (
+        "The Hostname that CreateInstance would give, now, to an instance whose first layer is this one "
+        "(the scheme is under CreateInstance). Nothing is reserved: two suggestions in a row are the same."),
+    "RegisterInstance": (
+        "The instance is `online` at once, without layers (AssignInstance adds them), with "
+        "`InfrastructureClass` `on-premises` and `RegisteredBy` the caller's ARN (absent for the "
+        "embedding program). It takes CreateInstance's defaults except EC2's own (`RootDeviceType`, "
+        "`EbsOptimized`, `SshKeyName`, `AvailabilityZone`, `SubnetId`, `InstanceProfileArn`)."),
+    "StopInstance": (
+        "Each `pending` command of the instance becomes `failed` (`CompletedAt` now, no `ExitCode`) in the "
+        "same transaction, and its deployment rolls up (behaviour.md section 5). So do StopStack, "
+        "DeleteInstance and DeregisterInstance."),
+    "StartStack": "Starts every instance the stack created (CreateInstance); registered machines are left alone.",
+    "StopStack": (
+        "Stops every instance the stack created (CreateInstance), failing their pending commands as "
+        "StopInstance does; registered machines are left alone."),
+    "DeleteInstance": (
+        "Refused while the instance is `online`. Its deployments and commands stay, visible by `StackId`, "
+        "`DeploymentIds`, `CommandIds` and with no parameter; `DescribeCommands` naming its `InstanceId` "
+        "is `ResourceNotFoundException`."),
+    "DeregisterInstance": "Any instance in any state leaves the stack, its history staying as for DeleteInstance.",
+    "AssignInstance": "Registered instances only; the layers are added to those the instance has.",
+    "UnassignInstance": "Registered instances only; the instance leaves every layer and stays in the stack.",
+    "RebootInstance": "Needs an `online` instance, which stays `online` (owd has no machine to reboot).",
+    "DeleteUserProfile": "Removes the user's permissions on every stack with the profile.",
+    "DescribeMyUserProfile": (
+        "The caller's own profile (a store opened without an identity has none: `ValidationException`); "
+        "a profile without `AllowSelfManagement` is refused, as AWS did."),
+    "UpdateMyUserProfile": "As DescribeMyUserProfile: the caller's own profile, with self-management allowed.",
+    "DescribeAgentVersions": (
+        "owd's agent is the one agent version (`owd-1`) for Chef 11.10, 12 and 12.2; a stack's answer is "
+        "for its `ConfigurationManager` (Chef 12 when it has none). Needs a `StackId` or a "
+        "`ConfigurationManager`."),
+    "DescribeServiceErrors": "Always empty: owd runs no EC2 machinery that could fail.",
+}
 # Examples that run as the fixture's user ($USER) rather than as the embedding program.
 AS_USER = {"DescribeMyUserProfile", "UpdateMyUserProfile"}
 
@@ -870,6 +920,8 @@ def generate_docs(model, lib, out):
               "- Errors: %s." % ", ".join("`%s`" % e for e in ERRORS),
               "- Request shape `%s`; response shape %s." % (in_name, "`%s`" % out_name if out_name else "none (`{}`)"),
               ""]
+        if name in NOTES:
+            o += [NOTES[name], ""]
         rows = []
         member_rows(shapes, s, "", rows, {in_name})
         if rows:
