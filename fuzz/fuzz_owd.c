@@ -170,8 +170,8 @@ static void reset(void) {
     snprintf(req, sizeof req, "{\"DeploymentId\":\"%s\"}", ids[4]);
     snprintf(ids[5], 128, "%s", id_of(store, "DescribeCommands", req, "Commands"));
     snprintf(ids[6], 128, "%s", user_arn);
-    snprintf(req, sizeof req, "{\"IamUserArn\":\"%s\"}", user_arn);
-    call(store, "CreateUserProfile", req, NULL);
+    snprintf(req, sizeof req, "{\"IamUserArn\":\"%s\",\"AllowSelfManagement\":true}", user_arn);
+    call(store, "CreateUserProfile", req, NULL); /* self-managed: the My* operations run as the user */
     snprintf(req, sizeof req, "{\"StackId\":\"%s\",\"IamUserArn\":\"%s\",\"Level\":\"manage\"}", ids[0], user_arn);
     call(store, "SetPermission", req, NULL);
     if (owd_store_as(&user_store, store, user_arn) != 0) die("owd_store_as", NULL, owd_error_last()->message);

@@ -45,11 +45,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL_DIR = os.path.join(os.path.dirname(botocore.__file__), "data", "opsworks", "2013-02-18")
 
 # Permission levels (behaviour.md section 7): what an identified caller needs on the stack a
-# request concerns. "anyone": any caller; "embedder": only the embedding program (no identity).
-SHOW, DEPLOY, MANAGE, ANYONE, EMBEDDER = "show", "deploy", "manage", "anyone", "embedder"
+# request concerns. "anyone": any caller; "embedder": only the embedding program (no identity);
+# "self": the caller's own user profile, with self-management allowed (AWS's My* operations).
+SHOW, DEPLOY, MANAGE, ANYONE, EMBEDDER, SELF = "show", "deploy", "manage", "anyone", "embedder", "self"
 
 # THE list: every operation owd answers, in behaviour.md's order, with the level it needs.
-# An operation writes unless its name starts with Describe.
+# An operation writes unless its name starts with Describe, Get or List.
 OPERATIONS = [
     ("DescribeDeployments", SHOW),
     ("CreateDeployment", DEPLOY),
@@ -71,6 +72,25 @@ OPERATIONS = [
     ("DescribeUserProfiles", EMBEDDER),
     ("SetPermission", MANAGE),
     ("DescribePermissions", MANAGE),
+    # Section 12: instances, stacks' instances, user profiles, the catalog (levels: the
+    # model's "Required Permissions").
+    ("UpdateInstance", MANAGE),
+    ("DeleteInstance", MANAGE),
+    ("RebootInstance", MANAGE),
+    ("RegisterInstance", MANAGE),
+    ("DeregisterInstance", MANAGE),
+    ("AssignInstance", MANAGE),
+    ("UnassignInstance", MANAGE),
+    ("GetHostnameSuggestion", MANAGE),
+    ("StartStack", MANAGE),
+    ("StopStack", MANAGE),
+    ("UpdateUserProfile", EMBEDDER),
+    ("DeleteUserProfile", EMBEDDER),
+    ("DescribeMyUserProfile", SELF),
+    ("UpdateMyUserProfile", SELF),
+    ("DescribeOperatingSystems", ANYONE),
+    ("DescribeAgentVersions", SHOW),
+    ("DescribeServiceErrors", SHOW),
 ]
 
 # owd's own operations (the agents' private channel of AWS, behaviour.md section 5).
@@ -114,7 +134,77 @@ EXAMPLES = {
     "CreateUserProfile": {"IamUserArn": "arn:aws:iam::123456789012:user/carol"},
     "SetPermission": {"StackId": "$STACK", "IamUserArn": "$USER", "Level": "deploy"},
     "DescribePermissions": {"StackId": "$STACK"},
+    "UpdateInstance": {"InstanceId": "$INSTANCE", "InstanceType": "t3.small", "Hostname": "web-main"},
+    "RegisterInstance": {"StackId": "$STACK", "Hostname": "build-box", "PrivateIp": "10.0.0.7"},
+    "AssignInstance": {"InstanceId": "$REGISTERED", "LayerIds": ["$LAYER"]},
+    "UnassignInstance": {"InstanceId": "$REGISTERED"},
+    "UpdateUserProfile": {"IamUserArn": "$USER", "SshUsername": "bob-ops"},
+    "UpdateMyUserProfile": {"SshPublicKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample bob@laptop"},
+    "DescribeAgentVersions": {"StackId": "$STACK"},
+    "DescribeServiceErrors": {"StackId": "$STACK"},
 }
+# Calls an example needs first (on the fixture); "$NAME": member stores that member of the
+# answer under $NAME.
+SETUP = {
+    "DeleteInstance": [("StopInstance", {"InstanceId": "$INSTANCE"}, {})],
+    "AssignInstance": [("RegisterInstance", {"StackId": "$STACK", "Hostname": "build-box"},
+                        {"$REGISTERED": "InstanceId"})],
+    "UnassignInstance": [("RegisterInstance", {"StackId": "$STACK", "Hostname": "build-box"},
+                          {"$REGISTERED": "InstanceId"}),
+                         ("AssignInstance", {"InstanceId": "$REGISTERED", "LayerIds": ["$LAYER"]}, {})],
+}
+# What docs/operations.md says of an operation beyond its table row (owd's decisions where
+# behaviour.md leaves them to owd).
+NOTES = {
+    "CreateInstance": (
+        "Defaults (behaviour.md section 11): `Os` the stack's `DefaultOs` (`Amazon Linux 2` when it has "
+        "none), `Architecture` `x86_64`, `RootDeviceType` the stack's `DefaultRootDeviceType` "
+        "(`instance-store`), `InstallUpdatesOnBoot` true, `EbsOptimized` false, `AgentVersion` `INHERIT`, "
+        "`SshKeyName`/`AvailabilityZone`/`SubnetId`/`InstanceProfileArn` the stack's defaults when it has "
+        "them, `InfrastructureClass` `ec2`, `Arn` `arn:aws:opsworks:<region>:<account>:instance/<id>`. "
+        "Hostname, when not given: a word followed by the smallest integer >= 1 that no instance of the "
+        "stack has as its Hostname. The word: with the stack's `HostnameTheme` `Layer_Dependent` (the "
+        "default), the first layer's `Shortname` (`php-app1`, `php-app2`, ...; `instance` for an "
+        "instance without layers); with any other theme, the theme's name in lowercase with `-` for `_` "
+        "(`Baked_Goods`: `baked-goods1`, `baked-goods2`, ...). Given values always win. Every layer must "
+        "be of the instance's stack (`Please only provide layer IDs from the same stack`)."),
+    "GetHostnameSuggestion": (
+        "The Hostname that CreateInstance would give, now, to an instance whose first layer is this one "
+        "(the scheme is under CreateInstance). Nothing is reserved: two suggestions in a row are the same."),
+    "RegisterInstance": (
+        "The instance is `online` at once, without layers (AssignInstance adds them), with "
+        "`InfrastructureClass` `on-premises` and `RegisteredBy` the caller's ARN (absent for the "
+        "embedding program). It takes CreateInstance's defaults except EC2's own (`RootDeviceType`, "
+        "`EbsOptimized`, `SshKeyName`, `AvailabilityZone`, `SubnetId`, `InstanceProfileArn`)."),
+    "StopInstance": (
+        "Each `pending` command of the instance becomes `failed` (`CompletedAt` now, no `ExitCode`) in the "
+        "same transaction, and its deployment rolls up (behaviour.md section 5). So do StopStack, "
+        "DeleteInstance and DeregisterInstance."),
+    "StartStack": "Starts every instance the stack created (CreateInstance); registered machines are left alone.",
+    "StopStack": (
+        "Stops every instance the stack created (CreateInstance), failing their pending commands as "
+        "StopInstance does; registered machines are left alone."),
+    "DeleteInstance": (
+        "Refused while the instance is `online`. Its deployments and commands stay, visible by `StackId`, "
+        "`DeploymentIds`, `CommandIds` and with no parameter; `DescribeCommands` naming its `InstanceId` "
+        "is `ResourceNotFoundException`."),
+    "DeregisterInstance": "Any instance in any state leaves the stack, its history staying as for DeleteInstance.",
+    "AssignInstance": "Registered instances only; the layers are added to those the instance has.",
+    "UnassignInstance": "Registered instances only; the instance leaves every layer and stays in the stack.",
+    "RebootInstance": "Needs an `online` instance, which stays `online` (owd has no machine to reboot).",
+    "DeleteUserProfile": "Removes the user's permissions on every stack with the profile.",
+    "DescribeMyUserProfile": (
+        "The caller's own profile (a store opened without an identity has none: `ValidationException`); "
+        "a profile without `AllowSelfManagement` is refused, as AWS did."),
+    "UpdateMyUserProfile": "As DescribeMyUserProfile: the caller's own profile, with self-management allowed.",
+    "DescribeAgentVersions": (
+        "owd's agent is the one agent version (`owd-1`) for Chef 11.10, 12 and 12.2; a stack's answer is "
+        "for its `ConfigurationManager` (Chef 12 when it has none). Needs a `StackId` or a "
+        "`ConfigurationManager`."),
+    "DescribeServiceErrors": "Always empty: owd runs no EC2 machinery that could fail.",
+}
+# Examples that run as the fixture's user ($USER) rather than as the embedding program.
+AS_USER = {"DescribeMyUserProfile", "UpdateMyUserProfile"}
 
 SWIFT_KEYWORDS = {"default", "protocol", "in", "is", "as", "class", "struct", "enum", "case", "func",
                   "import", "init", "let", "var", "return", "self", "super", "operator", "extension",
@@ -123,7 +213,7 @@ SWIFT_KEYWORDS = {"default", "protocol", "in", "is", "as", "class", "struct", "e
 
 
 def writes(name):
-    return not name.startswith("Describe")
+    return not name.startswith(("Describe", "Get", "List"))
 
 
 def lower_camel(name):
@@ -153,6 +243,9 @@ class Model:
     def input(self, op):
         if op in OWD_OPERATIONS:
             return op + "Request", OWD_OPERATIONS[op]
+        if "input" not in self.raw["operations"][op]:
+            # Operations without an input shape (DescribeMyUserProfile, ...) take {}.
+            return op + "Request", {"type": "structure", "members": {}}
         name = self.raw["operations"][op]["input"]["shape"]
         return name, self.shapes[name]
 
@@ -238,6 +331,8 @@ def swift_structure(shapes, s, depth):
         members.append('%sMember("%s", %s%s)' % (
             pad, mname, swift_shape(shapes, m["shape"], mname, depth),
             ", required: true" if mname in req else ""))
+    if not members:
+        return ".structure([])"
     return ".structure([\n%s,\n%s])" % (",\n".join(members), "    " * (depth + 1))
 
 
@@ -307,7 +402,7 @@ def generate_swift(model, out):
     shapes = model.shapes
     types = SwiftTypes(shapes)
     level = {SHOW: ".stack(.show)", DEPLOY: ".stack(.deploy)", MANAGE: ".stack(.manage)",
-             ANYONE: ".anyone", EMBEDDER: ".embedder"}
+             ANYONE: ".anyone", EMBEDDER: ".embedder", SELF: ".selfManaged"}
     o = ["// Generated by tools/gen_shapes.py from botocore 1.39.17's OpsWorks model and owd's own",
          "// operations. Do not edit: change OPERATIONS there and run it.",
          "import CJansson",
@@ -688,6 +783,7 @@ class Library:
         self.lib.owd_call_json.restype = ctypes.c_int
         self.lib.owd_store_open.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_char_p, ctypes.c_void_p]
         self.lib.owd_store_close.argtypes = [ctypes.c_void_p]
+        self.lib.owd_store_as.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p, ctypes.c_char_p]
         self.lib.owd_free.argtypes = [ctypes.c_void_p]
 
     def open(self):
@@ -700,6 +796,12 @@ class Library:
         if self.lib.owd_store_open(ctypes.byref(store), b":memory:", ctypes.byref(opts)) != 0:
             raise SystemExit("owd_store_open failed")
         return store
+
+    def acting_as(self, store, arn):
+        out = ctypes.c_void_p()
+        if self.lib.owd_store_as(ctypes.byref(out), store, arn.encode()) != 0:
+            raise SystemExit("owd_store_as failed")
+        return out
 
     def call(self, store, op, request):
         out = ctypes.c_void_p()
@@ -721,7 +823,7 @@ def fixture(lib):
         return body
 
     ids = {"$USER": "arn:aws:iam::123456789012:user/bob"}
-    must("CreateUserProfile", {"IamUserArn": ids["$USER"]})
+    must("CreateUserProfile", {"IamUserArn": ids["$USER"], "AllowSelfManagement": True})
     ids["$STACK"] = must("CreateStack", {k: MEMBER_VALUES[k] for k in ("Name", "Region", "ServiceRoleArn",
                                                                        "DefaultInstanceProfileArn")})["StackId"]
     ids["$LAYER"] = must("CreateLayer", EXAMPLES["CreateLayer"] | {"StackId": ids["$STACK"]})["LayerId"]
@@ -779,6 +881,7 @@ LEVEL_TEXT = {
     MANAGE: "`manage` on the stack",
     ANYONE: "any caller",
     EMBEDDER: "the embedding program only (a store opened without an identity)",
+    SELF: "an identified caller whose own user profile allows self-management (`AllowSelfManagement`)",
 }
 
 
@@ -791,9 +894,10 @@ def generate_docs(model, lib, out):
          "fresh generation. The rules behind every operation are in [behaviour.md](behaviour.md).",
          "",
          "Every example ran, as written here, against a fresh in-memory store holding a user profile",
-         "(`arn:aws:iam::123456789012:user/bob`, `show` on the stack), a stack with a layer, an app, an",
-         "online instance and one deployment, with the clock at 2013-07-25T18:57:34+00:00. IDs are",
-         "replaced by fixed ones so that the file does not change between runs.",
+         "(`arn:aws:iam::123456789012:user/bob`, self-management allowed, `show` on the stack), a stack",
+         "with a layer, an app, an online instance and one deployment, with the clock at",
+         "2013-07-25T18:57:34+00:00; the `My*` examples run as bob, the others as the embedding program.",
+         "IDs are replaced by fixed ones so that the file does not change between runs.",
          "",
          "Every operation may fail with `ValidationException` (a malformed request or a broken",
          "rule), `ResourceNotFoundException` (an ID that does not exist) and `AccessDeniedException`",
@@ -816,6 +920,8 @@ def generate_docs(model, lib, out):
               "- Errors: %s." % ", ".join("`%s`" % e for e in ERRORS),
               "- Request shape `%s`; response shape %s." % (in_name, "`%s`" % out_name if out_name else "none (`{}`)"),
               ""]
+        if name in NOTES:
+            o += [NOTES[name], ""]
         rows = []
         member_rows(shapes, s, "", rows, {in_name})
         if rows:
@@ -823,13 +929,24 @@ def generate_docs(model, lib, out):
         else:
             o += ["No members.", ""]
         store, ids = fixture(lib)
+        for op, req, keep in SETUP.get(name, []):
+            rc, got = lib.call(store, op, substitute(req, ids))
+            if rc != 0:
+                raise SystemExit("the setup of %s's example failed: %s %s" % (name, op, got))
+            for key, member in keep.items():
+                ids[key] = got[member]
         request = example(model, name)
-        rc, answer = lib.call(store, name, substitute(request, ids))
+        caller = lib.acting_as(store, ids["$USER"]) if name in AS_USER else store
+        rc, answer = lib.call(caller, name, substitute(request, ids))
+        if caller is not store:
+            lib.lib.owd_store_close(caller)
         lib.lib.owd_store_close(store)
         if rc != 0:
             raise SystemExit("the example of %s failed: %s" % (name, answer))
         shown = {}
-        for key in ("$USER", "$STACK", "$LAYER", "$APP", "$INSTANCE", "$DEPLOYMENT", "$COMMAND"):
+        for key in ("$USER", "$STACK", "$LAYER", "$APP", "$INSTANCE", "$DEPLOYMENT", "$COMMAND", "$REGISTERED"):
+            if key not in ids:
+                continue
             if UUID_RE.fullmatch(ids[key]):
                 shown[ids[key]] = display_uuid(len(shown))
         text_req = json.dumps(substitute(request, ids), indent=2)

@@ -24,6 +24,23 @@ public enum Operation: String, CaseIterable, Sendable {
     case describeUserProfiles = "DescribeUserProfiles"
     case setPermission = "SetPermission"
     case describePermissions = "DescribePermissions"
+    case updateInstance = "UpdateInstance"
+    case deleteInstance = "DeleteInstance"
+    case rebootInstance = "RebootInstance"
+    case registerInstance = "RegisterInstance"
+    case deregisterInstance = "DeregisterInstance"
+    case assignInstance = "AssignInstance"
+    case unassignInstance = "UnassignInstance"
+    case getHostnameSuggestion = "GetHostnameSuggestion"
+    case startStack = "StartStack"
+    case stopStack = "StopStack"
+    case updateUserProfile = "UpdateUserProfile"
+    case deleteUserProfile = "DeleteUserProfile"
+    case describeMyUserProfile = "DescribeMyUserProfile"
+    case updateMyUserProfile = "UpdateMyUserProfile"
+    case describeOperatingSystems = "DescribeOperatingSystems"
+    case describeAgentVersions = "DescribeAgentVersions"
+    case describeServiceErrors = "DescribeServiceErrors"
 }
 
 extension Operation {
@@ -50,14 +67,31 @@ extension Operation {
         case .describeUserProfiles: return .embedder
         case .setPermission: return .stack(.manage)
         case .describePermissions: return .stack(.manage)
+        case .updateInstance: return .stack(.manage)
+        case .deleteInstance: return .stack(.manage)
+        case .rebootInstance: return .stack(.manage)
+        case .registerInstance: return .stack(.manage)
+        case .deregisterInstance: return .stack(.manage)
+        case .assignInstance: return .stack(.manage)
+        case .unassignInstance: return .stack(.manage)
+        case .getHostnameSuggestion: return .stack(.manage)
+        case .startStack: return .stack(.manage)
+        case .stopStack: return .stack(.manage)
+        case .updateUserProfile: return .embedder
+        case .deleteUserProfile: return .embedder
+        case .describeMyUserProfile: return .selfManaged
+        case .updateMyUserProfile: return .selfManaged
+        case .describeOperatingSystems: return .anyone
+        case .describeAgentVersions: return .stack(.show)
+        case .describeServiceErrors: return .stack(.show)
         }
     }
 
     /// Whether the operation changes the store (reads are answered from the cache).
     public var writes: Bool {
         switch self {
-        case .createDeployment, .acknowledgeCommand, .completeCommand, .createStack, .createLayer, .createApp, .updateApp, .createInstance, .startInstance, .stopInstance, .createUserProfile, .setPermission: return true
-        case .describeDeployments, .describeCommands, .describeStacks, .describeLayers, .describeApps, .describeInstances, .describeUserProfiles, .describePermissions: return false
+        case .createDeployment, .acknowledgeCommand, .completeCommand, .createStack, .createLayer, .createApp, .updateApp, .createInstance, .startInstance, .stopInstance, .createUserProfile, .setPermission, .updateInstance, .deleteInstance, .rebootInstance, .registerInstance, .deregisterInstance, .assignInstance, .unassignInstance, .startStack, .stopStack, .updateUserProfile, .deleteUserProfile, .updateMyUserProfile: return true
+        case .describeDeployments, .describeCommands, .describeStacks, .describeLayers, .describeApps, .describeInstances, .describeUserProfiles, .describePermissions, .getHostnameSuggestion, .describeMyUserProfile, .describeOperatingSystems, .describeAgentVersions, .describeServiceErrors: return false
         }
     }
 
@@ -84,6 +118,23 @@ extension Operation {
         case .describeUserProfiles: return "DescribeUserProfilesResult"
         case .setPermission: return nil
         case .describePermissions: return "DescribePermissionsResult"
+        case .updateInstance: return nil
+        case .deleteInstance: return nil
+        case .rebootInstance: return nil
+        case .registerInstance: return "RegisterInstanceResult"
+        case .deregisterInstance: return nil
+        case .assignInstance: return nil
+        case .unassignInstance: return nil
+        case .getHostnameSuggestion: return "GetHostnameSuggestionResult"
+        case .startStack: return nil
+        case .stopStack: return nil
+        case .updateUserProfile: return nil
+        case .deleteUserProfile: return nil
+        case .describeMyUserProfile: return "DescribeMyUserProfileResult"
+        case .updateMyUserProfile: return nil
+        case .describeOperatingSystems: return "DescribeOperatingSystemsResponse"
+        case .describeAgentVersions: return "DescribeAgentVersionsResult"
+        case .describeServiceErrors: return "DescribeServiceErrorsResult"
         }
     }
 
@@ -110,6 +161,23 @@ extension Operation {
         case .describeUserProfiles: return OperationShapes.describeUserProfiles
         case .setPermission: return OperationShapes.setPermission
         case .describePermissions: return OperationShapes.describePermissions
+        case .updateInstance: return OperationShapes.updateInstance
+        case .deleteInstance: return OperationShapes.deleteInstance
+        case .rebootInstance: return OperationShapes.rebootInstance
+        case .registerInstance: return OperationShapes.registerInstance
+        case .deregisterInstance: return OperationShapes.deregisterInstance
+        case .assignInstance: return OperationShapes.assignInstance
+        case .unassignInstance: return OperationShapes.unassignInstance
+        case .getHostnameSuggestion: return OperationShapes.getHostnameSuggestion
+        case .startStack: return OperationShapes.startStack
+        case .stopStack: return OperationShapes.stopStack
+        case .updateUserProfile: return OperationShapes.updateUserProfile
+        case .deleteUserProfile: return OperationShapes.deleteUserProfile
+        case .describeMyUserProfile: return OperationShapes.describeMyUserProfile
+        case .updateMyUserProfile: return OperationShapes.updateMyUserProfile
+        case .describeOperatingSystems: return OperationShapes.describeOperatingSystems
+        case .describeAgentVersions: return OperationShapes.describeAgentVersions
+        case .describeServiceErrors: return OperationShapes.describeServiceErrors
         }
     }
 }
@@ -372,6 +440,85 @@ extension OperationShapes {
     static let describePermissions: Shape = .structure([
         Member("IamUserArn", .string(max: Limits.string, values: nil)),
         Member("StackId", .string(max: Limits.string, values: nil)),
+    ])
+    static let updateInstance: Shape = .structure([
+        Member("InstanceId", .string(max: Limits.string, values: nil), required: true),
+        Member("LayerIds", .list(.string(max: Limits.string, values: nil))),
+        Member("InstanceType", .string(max: Limits.string, values: nil)),
+        Member("AutoScalingType", .string(max: Limits.string, values: ["load", "timer"])),
+        Member("Hostname", .string(max: Limits.string, values: nil)),
+        Member("Os", .string(max: Limits.string, values: nil)),
+        Member("AmiId", .string(max: Limits.string, values: nil)),
+        Member("SshKeyName", .string(max: Limits.string, values: nil)),
+        Member("Architecture", .string(max: Limits.string, values: ["x86_64", "i386"])),
+        Member("InstallUpdatesOnBoot", .boolean),
+        Member("EbsOptimized", .boolean),
+        Member("AgentVersion", .string(max: Limits.string, values: nil)),
+    ])
+    static let deleteInstance: Shape = .structure([
+        Member("InstanceId", .string(max: Limits.string, values: nil), required: true),
+        Member("DeleteElasticIp", .boolean),
+        Member("DeleteVolumes", .boolean),
+    ])
+    static let rebootInstance: Shape = .structure([
+        Member("InstanceId", .string(max: Limits.string, values: nil), required: true),
+    ])
+    static let registerInstance: Shape = .structure([
+        Member("StackId", .string(max: Limits.string, values: nil), required: true),
+        Member("Hostname", .string(max: Limits.string, values: nil)),
+        Member("PublicIp", .string(max: Limits.string, values: nil)),
+        Member("PrivateIp", .string(max: Limits.string, values: nil)),
+        Member("RsaPublicKey", .string(max: Limits.string, values: nil)),
+        Member("RsaPublicKeyFingerprint", .string(max: Limits.string, values: nil)),
+        Member("InstanceIdentity", .structure([
+            Member("Document", .string(max: Limits.string, values: nil)),
+            Member("Signature", .string(max: Limits.string, values: nil)),
+        ])),
+    ])
+    static let deregisterInstance: Shape = .structure([
+        Member("InstanceId", .string(max: Limits.string, values: nil), required: true),
+    ])
+    static let assignInstance: Shape = .structure([
+        Member("InstanceId", .string(max: Limits.string, values: nil), required: true),
+        Member("LayerIds", .list(.string(max: Limits.string, values: nil)), required: true),
+    ])
+    static let unassignInstance: Shape = .structure([
+        Member("InstanceId", .string(max: Limits.string, values: nil), required: true),
+    ])
+    static let getHostnameSuggestion: Shape = .structure([
+        Member("LayerId", .string(max: Limits.string, values: nil), required: true),
+    ])
+    static let startStack: Shape = .structure([
+        Member("StackId", .string(max: Limits.string, values: nil), required: true),
+    ])
+    static let stopStack: Shape = .structure([
+        Member("StackId", .string(max: Limits.string, values: nil), required: true),
+    ])
+    static let updateUserProfile: Shape = .structure([
+        Member("IamUserArn", .string(max: Limits.string, values: nil), required: true),
+        Member("SshUsername", .string(max: Limits.string, values: nil)),
+        Member("SshPublicKey", .string(max: Limits.string, values: nil)),
+        Member("AllowSelfManagement", .boolean),
+    ])
+    static let deleteUserProfile: Shape = .structure([
+        Member("IamUserArn", .string(max: Limits.string, values: nil), required: true),
+    ])
+    static let describeMyUserProfile: Shape = .structure([])
+    static let updateMyUserProfile: Shape = .structure([
+        Member("SshPublicKey", .string(max: Limits.string, values: nil)),
+    ])
+    static let describeOperatingSystems: Shape = .structure([])
+    static let describeAgentVersions: Shape = .structure([
+        Member("StackId", .string(max: Limits.string, values: nil)),
+        Member("ConfigurationManager", .structure([
+            Member("Name", .string(max: Limits.string, values: nil)),
+            Member("Version", .string(max: Limits.string, values: nil)),
+        ])),
+    ])
+    static let describeServiceErrors: Shape = .structure([
+        Member("StackId", .string(max: Limits.string, values: nil)),
+        Member("InstanceId", .string(max: Limits.string, values: nil)),
+        Member("ServiceErrorIds", .list(.string(max: Limits.string, values: nil))),
     ])
 
     /// The members each resource's describe call may return, by output shape name.
@@ -822,6 +969,258 @@ struct DescribePermissionsRequest {
     }
 }
 
+/// UpdateInstance's request, validated.
+struct UpdateInstanceRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let instanceId: String
+    let layerIds: [String]?
+    let instanceType: String?
+    let autoScalingType: String?
+    let hostname: String?
+    let os: String?
+    let amiId: String?
+    let sshKeyName: String?
+    let architecture: String?
+    let installUpdatesOnBoot: Bool?
+    let ebsOptimized: Bool?
+    let agentVersion: String?
+
+    init(_ v: Value) throws {
+        value = v
+        instanceId = try v.required("InstanceId", Decode.string)
+        layerIds = try v.optional("LayerIds", Decode.strings)
+        instanceType = try v.optional("InstanceType", Decode.string)
+        autoScalingType = try v.optional("AutoScalingType", Decode.string)
+        hostname = try v.optional("Hostname", Decode.string)
+        os = try v.optional("Os", Decode.string)
+        amiId = try v.optional("AmiId", Decode.string)
+        sshKeyName = try v.optional("SshKeyName", Decode.string)
+        architecture = try v.optional("Architecture", Decode.string)
+        installUpdatesOnBoot = try v.optional("InstallUpdatesOnBoot", Decode.boolean)
+        ebsOptimized = try v.optional("EbsOptimized", Decode.boolean)
+        agentVersion = try v.optional("AgentVersion", Decode.string)
+    }
+}
+
+/// DeleteInstance's request, validated.
+struct DeleteInstanceRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let instanceId: String
+    let deleteElasticIp: Bool?
+    let deleteVolumes: Bool?
+
+    init(_ v: Value) throws {
+        value = v
+        instanceId = try v.required("InstanceId", Decode.string)
+        deleteElasticIp = try v.optional("DeleteElasticIp", Decode.boolean)
+        deleteVolumes = try v.optional("DeleteVolumes", Decode.boolean)
+    }
+}
+
+/// RebootInstance's request, validated.
+struct RebootInstanceRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let instanceId: String
+
+    init(_ v: Value) throws {
+        value = v
+        instanceId = try v.required("InstanceId", Decode.string)
+    }
+}
+
+/// RegisterInstance's request, validated.
+struct RegisterInstanceRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let stackId: String
+    let hostname: String?
+    let publicIp: String?
+    let privateIp: String?
+    let rsaPublicKey: String?
+    let rsaPublicKeyFingerprint: String?
+    let instanceIdentity: Model.InstanceIdentity?
+
+    init(_ v: Value) throws {
+        value = v
+        stackId = try v.required("StackId", Decode.string)
+        hostname = try v.optional("Hostname", Decode.string)
+        publicIp = try v.optional("PublicIp", Decode.string)
+        privateIp = try v.optional("PrivateIp", Decode.string)
+        rsaPublicKey = try v.optional("RsaPublicKey", Decode.string)
+        rsaPublicKeyFingerprint = try v.optional("RsaPublicKeyFingerprint", Decode.string)
+        instanceIdentity = try v.optional("InstanceIdentity", Model.InstanceIdentity.init)
+    }
+}
+
+/// DeregisterInstance's request, validated.
+struct DeregisterInstanceRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let instanceId: String
+
+    init(_ v: Value) throws {
+        value = v
+        instanceId = try v.required("InstanceId", Decode.string)
+    }
+}
+
+/// AssignInstance's request, validated.
+struct AssignInstanceRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let instanceId: String
+    let layerIds: [String]
+
+    init(_ v: Value) throws {
+        value = v
+        instanceId = try v.required("InstanceId", Decode.string)
+        layerIds = try v.required("LayerIds", Decode.strings)
+    }
+}
+
+/// UnassignInstance's request, validated.
+struct UnassignInstanceRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let instanceId: String
+
+    init(_ v: Value) throws {
+        value = v
+        instanceId = try v.required("InstanceId", Decode.string)
+    }
+}
+
+/// GetHostnameSuggestion's request, validated.
+struct GetHostnameSuggestionRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let layerId: String
+
+    init(_ v: Value) throws {
+        value = v
+        layerId = try v.required("LayerId", Decode.string)
+    }
+}
+
+/// StartStack's request, validated.
+struct StartStackRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let stackId: String
+
+    init(_ v: Value) throws {
+        value = v
+        stackId = try v.required("StackId", Decode.string)
+    }
+}
+
+/// StopStack's request, validated.
+struct StopStackRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let stackId: String
+
+    init(_ v: Value) throws {
+        value = v
+        stackId = try v.required("StackId", Decode.string)
+    }
+}
+
+/// UpdateUserProfile's request, validated.
+struct UpdateUserProfileRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let iamUserArn: String
+    let sshUsername: String?
+    let sshPublicKey: String?
+    let allowSelfManagement: Bool?
+
+    init(_ v: Value) throws {
+        value = v
+        iamUserArn = try v.required("IamUserArn", Decode.string)
+        sshUsername = try v.optional("SshUsername", Decode.string)
+        sshPublicKey = try v.optional("SshPublicKey", Decode.string)
+        allowSelfManagement = try v.optional("AllowSelfManagement", Decode.boolean)
+    }
+}
+
+/// DeleteUserProfile's request, validated.
+struct DeleteUserProfileRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let iamUserArn: String
+
+    init(_ v: Value) throws {
+        value = v
+        iamUserArn = try v.required("IamUserArn", Decode.string)
+    }
+}
+
+/// DescribeMyUserProfile's request, validated.
+struct DescribeMyUserProfileRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+
+    init(_ v: Value) throws {
+        value = v
+    }
+}
+
+/// UpdateMyUserProfile's request, validated.
+struct UpdateMyUserProfileRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let sshPublicKey: String?
+
+    init(_ v: Value) throws {
+        value = v
+        sshPublicKey = try v.optional("SshPublicKey", Decode.string)
+    }
+}
+
+/// DescribeOperatingSystems's request, validated.
+struct DescribeOperatingSystemsRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+
+    init(_ v: Value) throws {
+        value = v
+    }
+}
+
+/// DescribeAgentVersions's request, validated.
+struct DescribeAgentVersionsRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let stackId: String?
+    let configurationManager: Model.StackConfigurationManager?
+
+    init(_ v: Value) throws {
+        value = v
+        stackId = try v.optional("StackId", Decode.string)
+        configurationManager = try v.optional("ConfigurationManager", Model.StackConfigurationManager.init)
+    }
+}
+
+/// DescribeServiceErrors's request, validated.
+struct DescribeServiceErrorsRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let stackId: String?
+    let instanceId: String?
+    let serviceErrorIds: [String]?
+
+    init(_ v: Value) throws {
+        value = v
+        stackId = try v.optional("StackId", Decode.string)
+        instanceId = try v.optional("InstanceId", Decode.string)
+        serviceErrorIds = try v.optional("ServiceErrorIds", Decode.strings)
+    }
+}
+
 /// The request members' structures, by the model's shape names.
 enum Model {
     struct DeploymentCommand {
@@ -1029,6 +1428,16 @@ enum Model {
             deleteOnTermination = try v.optional("DeleteOnTermination", Decode.boolean)
         }
     }
+
+    struct InstanceIdentity {
+        let document: String?
+        let signature: String?
+
+        init(_ v: Value) throws {
+            document = try v.optional("Document", Decode.string)
+            signature = try v.optional("Signature", Decode.string)
+        }
+    }
 }
 
 extension Store {
@@ -1055,6 +1464,23 @@ extension Store {
         case .describeUserProfiles: return try describeUserProfiles(DescribeUserProfilesRequest(request), access)
         case .setPermission: return try setPermission(SetPermissionRequest(request), access)
         case .describePermissions: return try describePermissions(DescribePermissionsRequest(request), access)
+        case .updateInstance: return try updateInstance(UpdateInstanceRequest(request), access)
+        case .deleteInstance: return try deleteInstance(DeleteInstanceRequest(request), access)
+        case .rebootInstance: return try rebootInstance(RebootInstanceRequest(request), access)
+        case .registerInstance: return try registerInstance(RegisterInstanceRequest(request), access)
+        case .deregisterInstance: return try deregisterInstance(DeregisterInstanceRequest(request), access)
+        case .assignInstance: return try assignInstance(AssignInstanceRequest(request), access)
+        case .unassignInstance: return try unassignInstance(UnassignInstanceRequest(request), access)
+        case .getHostnameSuggestion: return try getHostnameSuggestion(GetHostnameSuggestionRequest(request), access)
+        case .startStack: return try startStack(StartStackRequest(request), access)
+        case .stopStack: return try stopStack(StopStackRequest(request), access)
+        case .updateUserProfile: return try updateUserProfile(UpdateUserProfileRequest(request), access)
+        case .deleteUserProfile: return try deleteUserProfile(DeleteUserProfileRequest(request), access)
+        case .describeMyUserProfile: return try describeMyUserProfile(DescribeMyUserProfileRequest(request), access)
+        case .updateMyUserProfile: return try updateMyUserProfile(UpdateMyUserProfileRequest(request), access)
+        case .describeOperatingSystems: return try describeOperatingSystems(DescribeOperatingSystemsRequest(request), access)
+        case .describeAgentVersions: return try describeAgentVersions(DescribeAgentVersionsRequest(request), access)
+        case .describeServiceErrors: return try describeServiceErrors(DescribeServiceErrorsRequest(request), access)
         }
     }
 }

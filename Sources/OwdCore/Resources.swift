@@ -101,47 +101,6 @@ extension Store {
         }
     }
 
-    func createInstance(_ r: CreateInstanceRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
-        let stackID = r.stackId
-        let layerIDs = r.layerIds
-        let id = Store.newID()
-        let createdAt = now()
-        let body = try Store.kept(r.value, .instance, dropping: ["StackId"])
-        try engine.write { c, change in
-            let stack = try stackRow(c, stackID)
-            let layerStacks = try layerIDs.map { try stackOf(c, .layer, $0) }
-            try access.check(c, stack)
-            for (l, s) in zip(layerIDs, layerStacks) where s != stackID {
-                throw OwdError.validation("Layer \(l) does not belong to stack \(stackID)")
-            }
-            var unique: [String] = []
-            for l in layerIDs where !unique.contains(l) { unique.append(l) }
-            try insertResource(c, .instance, id: id, stackID: stackID, createdAt: createdAt, body: body, change: change,
-                               extra: ["status": "stopped", "layer_ids": unique.joined(separator: ","),
-                                       "os": r.os ?? ""])
-        }
-        return try Store.json(.object([("InstanceId", .string(id))]))
-    }
-
-    func setInstanceStatus(_ id: String, _ access: Access, _ status: String) throws -> UnsafeMutablePointer<json_t> {
-        try engine.write { c, _ in
-            let stack = try stackRow(c, try stackOf(c, .instance, id))
-            try access.check(c, stack)
-            let s = try c.prepare("UPDATE instances SET status=? WHERE id=?")
-            s.bind(1, status).bind(2, id)
-            try s.run()
-        }
-        return try Store.empty()
-    }
-
-    func startInstance(_ r: StartInstanceRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
-        try setInstanceStatus(r.instanceId, access, "online")
-    }
-
-    func stopInstance(_ r: StopInstanceRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
-        try setInstanceStatus(r.instanceId, access, "stopped")
-    }
-
     // MARK: Describe
 
     /// The one describe walk of stacks, layers, apps and instances: `ids` (every one must

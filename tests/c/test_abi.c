@@ -681,6 +681,49 @@ static void call_and_call_json_are_equivalent(void) {
     owd_store_close(f.store);
 }
 
+/* Section 12 from C: the instance operations through owd_call and owd_call_json, and a
+ * stopped instance's pending command failing its deployment, as the typed API sees it. */
+static void section_12_instance_operations_work_through_the_abi(void) {
+    fixture f;
+    REQUIRE(fixture_open(&f));
+    char box[64], request[512];
+    REQUIRE(take_id(callf(f.store, "RegisterInstance", "{s:s,s:s}", "StackId", f.stack, "Hostname", "box"),
+                    "InstanceId", box, sizeof box));
+    json_t *r = callf(f.store, "AssignInstance", "{s:s,s:[s]}", "InstanceId", box, "LayerIds", f.layer);
+    CHECK(r != NULL && json_object_size(r) == 0);
+    json_decref(r);
+    r = callf(f.store, "GetHostnameSuggestion", "{s:s}", "LayerId", f.layer);
+    CHECK_STR(json_string_value(json_object_get(r, "Hostname")), "web3");
+    json_decref(r);
+    snprintf(request, sizeof request, "{\"InstanceId\": \"%s\"}", box);
+    check_equivalent(f.store, "RebootInstance", request);
+    check_equivalent(f.store, "DeleteInstance", request);   /* online: the same ValidationException */
+    check_equivalent(f.store, "DescribeOperatingSystems", "{}");
+    check_equivalent(f.store, "DescribeMyUserProfile", "{}"); /* no identity: ValidationException */
+
+    /* The running deployment waits on instance 1 only: stopping it ends the deployment. */
+    f.clock.now = T0 + 30;
+    r = callf(f.store, "StopInstance", "{s:s}", "InstanceId", f.instance[1]);
+    CHECK(r != NULL);
+    json_decref(r);
+    owd_deployment_list *list = NULL;
+    const char *ids[] = {f.running};
+    REQUIRE(owd_describe_deployments(&list, f.store, NULL, NULL, ids, 1) == OWD_OK);
+    const owd_deployment *d = owd_deployment_list_get(list, 0);
+    CHECK_INT(owd_deployment_status(d), OWD_STATUS_FAILED);
+    CHECK_INT(owd_deployment_duration(d), 10);
+    owd_deployment_list_free(list);
+    r = callf(f.store, "DeregisterInstance", "{s:s}", "InstanceId", f.instance[1]);
+    CHECK(r != NULL);
+    json_decref(r);
+    json_t *gone = SENTINEL;
+    json_t *q = json_pack("{s:s}", "InstanceId", f.instance[1]);
+    CHECK_INT(owd_call(&gone, f.store, "DescribeCommands", q), OWD_ENOTFOUND);
+    CHECK(gone == NULL && error_is(OWD_ENOTFOUND, "ResourceNotFoundException", f.instance[1]));
+    json_decref(q);
+    owd_store_close(f.store);
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* Typed DescribeDeployments                                                            */
 
@@ -1165,6 +1208,7 @@ int main(void) {
     RUN(call_json_refuses_null_arguments_with_an_error_body);
     RUN(call_json_error_body_is_aws_json_1_1);
     RUN(call_and_call_json_are_equivalent);
+    RUN(section_12_instance_operations_work_through_the_abi);
     RUN(describe_deployments_refuses_null_arguments);
     RUN(describe_deployments_follows_the_rules_of_describe);
     RUN(deployment_accessors_match_the_json_of_owd_call);

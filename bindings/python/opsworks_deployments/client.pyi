@@ -344,6 +344,99 @@ class PermissionTypeDef(TypedDict, total=False):
     AllowSudo: bool
     Level: str
 
+class UpdateInstanceResultTypeDef(TypedDict, total=False):
+    ResponseMetadata: ResponseMetadataTypeDef
+
+class DeleteInstanceResultTypeDef(TypedDict, total=False):
+    ResponseMetadata: ResponseMetadataTypeDef
+
+class RebootInstanceResultTypeDef(TypedDict, total=False):
+    ResponseMetadata: ResponseMetadataTypeDef
+
+class InstanceIdentityTypeDef(TypedDict, total=False):
+    Document: str
+    Signature: str
+
+class RegisterInstanceResultTypeDef(TypedDict, total=False):
+    InstanceId: str
+    ResponseMetadata: ResponseMetadataTypeDef
+
+class DeregisterInstanceResultTypeDef(TypedDict, total=False):
+    ResponseMetadata: ResponseMetadataTypeDef
+
+class AssignInstanceResultTypeDef(TypedDict, total=False):
+    ResponseMetadata: ResponseMetadataTypeDef
+
+class UnassignInstanceResultTypeDef(TypedDict, total=False):
+    ResponseMetadata: ResponseMetadataTypeDef
+
+class GetHostnameSuggestionResultTypeDef(TypedDict, total=False):
+    LayerId: str
+    Hostname: str
+    ResponseMetadata: ResponseMetadataTypeDef
+
+class StartStackResultTypeDef(TypedDict, total=False):
+    ResponseMetadata: ResponseMetadataTypeDef
+
+class StopStackResultTypeDef(TypedDict, total=False):
+    ResponseMetadata: ResponseMetadataTypeDef
+
+class UpdateUserProfileResultTypeDef(TypedDict, total=False):
+    ResponseMetadata: ResponseMetadataTypeDef
+
+class DeleteUserProfileResultTypeDef(TypedDict, total=False):
+    ResponseMetadata: ResponseMetadataTypeDef
+
+class DescribeMyUserProfileResultTypeDef(TypedDict, total=False):
+    UserProfile: SelfUserProfileTypeDef
+    ResponseMetadata: ResponseMetadataTypeDef
+
+class SelfUserProfileTypeDef(TypedDict, total=False):
+    IamUserArn: str
+    Name: str
+    SshUsername: str
+    SshPublicKey: str
+
+class UpdateMyUserProfileResultTypeDef(TypedDict, total=False):
+    ResponseMetadata: ResponseMetadataTypeDef
+
+class DescribeOperatingSystemsResponseTypeDef(TypedDict, total=False):
+    OperatingSystems: List[OperatingSystemTypeDef]
+    ResponseMetadata: ResponseMetadataTypeDef
+
+class OperatingSystemTypeDef(TypedDict, total=False):
+    Name: str
+    Id: str
+    Type: str
+    ConfigurationManagers: List[OperatingSystemConfigurationManagerTypeDef]
+    ReportedName: str
+    ReportedVersion: str
+    Supported: bool
+
+class OperatingSystemConfigurationManagerTypeDef(TypedDict, total=False):
+    Name: str
+    Version: str
+
+class DescribeAgentVersionsResultTypeDef(TypedDict, total=False):
+    AgentVersions: List[AgentVersionTypeDef]
+    ResponseMetadata: ResponseMetadataTypeDef
+
+class AgentVersionTypeDef(TypedDict, total=False):
+    Version: str
+    ConfigurationManager: StackConfigurationManagerTypeDef
+
+class DescribeServiceErrorsResultTypeDef(TypedDict, total=False):
+    ServiceErrors: List[ServiceErrorTypeDef]
+    ResponseMetadata: ResponseMetadataTypeDef
+
+class ServiceErrorTypeDef(TypedDict, total=False):
+    ServiceErrorId: str
+    StackId: str
+    InstanceId: str
+    Type: str
+    Message: str
+    CreatedAt: str
+
 
 class Client:
     """A boto3-compatible OpsWorks client on an owd store."""
@@ -444,4 +537,72 @@ class Client:
 
     def describe_permissions(self, *, IamUserArn: str = ..., StackId: str = ...) -> DescribePermissionsResultTypeDef:
         """OpsWorks DescribePermissions (needs manage)."""
+        ...
+
+    def update_instance(self, *, InstanceId: str, LayerIds: Sequence[str] = ..., InstanceType: str = ..., AutoScalingType: Literal["load", "timer"] = ..., Hostname: str = ..., Os: str = ..., AmiId: str = ..., SshKeyName: str = ..., Architecture: Literal["x86_64", "i386"] = ..., InstallUpdatesOnBoot: bool = ..., EbsOptimized: bool = ..., AgentVersion: str = ...) -> UpdateInstanceResultTypeDef:
+        """OpsWorks UpdateInstance (needs manage)."""
+        ...
+
+    def delete_instance(self, *, InstanceId: str, DeleteElasticIp: bool = ..., DeleteVolumes: bool = ...) -> DeleteInstanceResultTypeDef:
+        """OpsWorks DeleteInstance (needs manage)."""
+        ...
+
+    def reboot_instance(self, *, InstanceId: str) -> RebootInstanceResultTypeDef:
+        """OpsWorks RebootInstance (needs manage)."""
+        ...
+
+    def register_instance(self, *, StackId: str, Hostname: str = ..., PublicIp: str = ..., PrivateIp: str = ..., RsaPublicKey: str = ..., RsaPublicKeyFingerprint: str = ..., InstanceIdentity: InstanceIdentityTypeDef = ...) -> RegisterInstanceResultTypeDef:
+        """OpsWorks RegisterInstance (needs manage)."""
+        ...
+
+    def deregister_instance(self, *, InstanceId: str) -> DeregisterInstanceResultTypeDef:
+        """OpsWorks DeregisterInstance (needs manage)."""
+        ...
+
+    def assign_instance(self, *, InstanceId: str, LayerIds: Sequence[str]) -> AssignInstanceResultTypeDef:
+        """OpsWorks AssignInstance (needs manage)."""
+        ...
+
+    def unassign_instance(self, *, InstanceId: str) -> UnassignInstanceResultTypeDef:
+        """OpsWorks UnassignInstance (needs manage)."""
+        ...
+
+    def get_hostname_suggestion(self, *, LayerId: str) -> GetHostnameSuggestionResultTypeDef:
+        """OpsWorks GetHostnameSuggestion (needs manage)."""
+        ...
+
+    def start_stack(self, *, StackId: str) -> StartStackResultTypeDef:
+        """OpsWorks StartStack (needs manage)."""
+        ...
+
+    def stop_stack(self, *, StackId: str) -> StopStackResultTypeDef:
+        """OpsWorks StopStack (needs manage)."""
+        ...
+
+    def update_user_profile(self, *, IamUserArn: str, SshUsername: str = ..., SshPublicKey: str = ..., AllowSelfManagement: bool = ...) -> UpdateUserProfileResultTypeDef:
+        """OpsWorks UpdateUserProfile (needs embedder)."""
+        ...
+
+    def delete_user_profile(self, *, IamUserArn: str) -> DeleteUserProfileResultTypeDef:
+        """OpsWorks DeleteUserProfile (needs embedder)."""
+        ...
+
+    def describe_my_user_profile(self) -> DescribeMyUserProfileResultTypeDef:
+        """OpsWorks DescribeMyUserProfile (needs self)."""
+        ...
+
+    def update_my_user_profile(self, *, SshPublicKey: str = ...) -> UpdateMyUserProfileResultTypeDef:
+        """OpsWorks UpdateMyUserProfile (needs self)."""
+        ...
+
+    def describe_operating_systems(self) -> DescribeOperatingSystemsResponseTypeDef:
+        """OpsWorks DescribeOperatingSystems (needs anyone)."""
+        ...
+
+    def describe_agent_versions(self, *, StackId: str = ..., ConfigurationManager: StackConfigurationManagerTypeDef = ...) -> DescribeAgentVersionsResultTypeDef:
+        """OpsWorks DescribeAgentVersions (needs show)."""
+        ...
+
+    def describe_service_errors(self, *, StackId: str = ..., InstanceId: str = ..., ServiceErrorIds: Sequence[str] = ...) -> DescribeServiceErrorsResultTypeDef:
+        """OpsWorks DescribeServiceErrors (needs show)."""
         ...

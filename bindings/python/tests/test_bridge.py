@@ -112,3 +112,27 @@ def test_library_errors_surface_as_themselves(clock):
     c.close()
     with pytest.raises(owd.ClientClosedError):
         bridged.describe_stacks()
+
+
+def test_section_12_operations_through_botocore(world, client, opsworks):
+    # botocore serializes each request from its model and parses owd's answer with it.
+    box = opsworks.register_instance(StackId=world.stack, Hostname="box")["InstanceId"]
+    opsworks.assign_instance(InstanceId=box, LayerIds=[world.layer])
+    opsworks.unassign_instance(InstanceId=box)
+    opsworks.update_instance(InstanceId=box, Hostname="box2")
+    opsworks.reboot_instance(InstanceId=box)
+    opsworks.deregister_instance(InstanceId=box)
+    assert opsworks.get_hostname_suggestion(LayerId=world.layer)["Hostname"] == "web3"
+    opsworks.stop_stack(StackId=world.stack)
+    opsworks.delete_instance(InstanceId=world.instances[0])
+    opsworks.start_stack(StackId=world.stack)
+    assert [i["Status"] for i in opsworks.describe_instances(StackId=world.stack)["Instances"]] == ["online"]
+    opsworks.create_user_profile(IamUserArn="arn:aws:iam::123456789012:user/carol", AllowSelfManagement=True)
+    carol = boto3_client(client.as_user("arn:aws:iam::123456789012:user/carol"))
+    carol.update_my_user_profile(SshPublicKey="ssh-ed25519 C")
+    assert carol.describe_my_user_profile()["UserProfile"]["SshPublicKey"] == "ssh-ed25519 C"
+    opsworks.update_user_profile(IamUserArn="arn:aws:iam::123456789012:user/carol", SshUsername="c")
+    opsworks.delete_user_profile(IamUserArn="arn:aws:iam::123456789012:user/carol")
+    assert opsworks.describe_operating_systems()["OperatingSystems"]
+    assert opsworks.describe_agent_versions(StackId=world.stack)["AgentVersions"][0]["Version"] == "owd-1"
+    assert strip(opsworks.describe_service_errors(StackId=world.stack)) == {"ServiceErrors": []}

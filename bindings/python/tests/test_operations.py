@@ -216,3 +216,104 @@ def test_library_version_is_the_package_version_is_VERSION():
         version = f.read().strip()
     assert opsworks_deployments.__version__ == version
     assert opsworks_deployments.library_version == version
+
+
+# --- Section 11-12: instances, user profiles, the catalog -----------------------------------
+
+
+def test_create_instance_defaults_and_hostnames(world, client):
+    [first, second] = client.describe_instances(InstanceIds=world.instances)["Instances"]
+    assert (first["Hostname"], second["Hostname"]) == ("web1", "web2")
+    for key, value in (("Os", "Amazon Linux 2"), ("Architecture", "x86_64"),
+                       ("RootDeviceType", "instance-store"), ("InstallUpdatesOnBoot", True),
+                       ("EbsOptimized", False), ("AgentVersion", "INHERIT"), ("InfrastructureClass", "ec2")):
+        assert first[key] == value, key
+    assert body(client.get_hostname_suggestion(LayerId=world.layer)) == {"LayerId": world.layer, "Hostname": "web3"}
+
+
+def test_update_reboot_and_delete_instance(world, client):
+    instance = world.instances[0]
+    assert body(client.update_instance(InstanceId=instance, InstanceType="m5.large", Hostname="main")) == {}
+    [i] = client.describe_instances(InstanceIds=[instance])["Instances"]
+    assert (i["InstanceType"], i["Hostname"], i["Status"]) == ("m5.large", "main", "online")
+    assert body(client.reboot_instance(InstanceId=instance)) == {}
+    with pytest.raises(client.exceptions.ValidationException, match="is online"):
+        client.delete_instance(InstanceId=instance)
+    client.stop_instance(InstanceId=instance)
+    assert body(client.delete_instance(InstanceId=instance)) == {}
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.describe_instances(InstanceIds=[instance])
+
+
+def test_register_assign_unassign_deregister(world, client):
+    instance = client.register_instance(StackId=world.stack, Hostname="box", PrivateIp="10.0.0.7")["InstanceId"]
+    assert UUID.match(instance)
+    [i] = client.describe_instances(InstanceIds=[instance])["Instances"]
+    assert (i["Status"], i["InfrastructureClass"], i["PrivateIp"]) == ("online", "on-premises", "10.0.0.7")
+    assert body(client.assign_instance(InstanceId=instance, LayerIds=[world.layer])) == {}
+    assert instance in [x["InstanceId"] for x in client.describe_instances(LayerId=world.layer)["Instances"]]
+    assert body(client.unassign_instance(InstanceId=instance)) == {}
+    assert client.describe_instances(InstanceIds=[instance])["Instances"][0]["LayerIds"] == []
+    with pytest.raises(client.exceptions.ValidationException, match="not a registered instance"):
+        client.assign_instance(InstanceId=world.instances[0], LayerIds=[world.layer])
+    assert body(client.deregister_instance(InstanceId=instance)) == {}
+    assert [x["InstanceId"] for x in client.describe_instances(StackId=world.stack)["Instances"]] == world.instances
+
+
+def test_registered_by_the_caller(world, client):
+    client.create_user_profile(IamUserArn=ALICE)
+    client.set_permission(StackId=world.stack, IamUserArn=ALICE, Level="manage")
+    instance = client.as_user(ALICE).register_instance(StackId=world.stack)["InstanceId"]
+    [i] = client.describe_instances(InstanceIds=[instance])["Instances"]
+    assert i["RegisteredBy"] == ALICE and i["Hostname"] == "instance1"
+
+
+def test_stop_stack_fails_pending_commands_and_start_stack(world, client, clock):
+    deployment = world.deploy()
+    clock.now = T0 + 9
+    assert body(client.stop_stack(StackId=world.stack)) == {}
+    [d] = client.describe_deployments(DeploymentIds=[deployment])["Deployments"]
+    assert (d["Status"], d["CompletedAt"], d["Duration"]) == ("failed", "2013-07-25T18:57:43+00:00", 9)
+    for c in client.describe_commands(DeploymentId=deployment)["Commands"]:
+        assert c["Status"] == "failed" and "ExitCode" not in c
+    assert body(client.start_stack(StackId=world.stack)) == {}
+    assert {i["Status"] for i in client.describe_instances(StackId=world.stack)["Instances"]} == {"online"}
+
+
+def test_deleted_instance_history_stays(world, client):
+    deployment = world.deploy()
+    gone = world.instances[0]
+    client.deregister_instance(InstanceId=gone)
+    [d] = client.describe_deployments(StackId=world.stack)["Deployments"]
+    assert d["DeploymentId"] == deployment and d["InstanceIds"] == world.instances
+    assert [c["InstanceId"] for c in client.describe_commands(DeploymentId=deployment)["Commands"]] == world.instances
+    with pytest.raises(client.exceptions.ResourceNotFoundException, match="Unable to find instance with ID " + gone):
+        client.describe_commands(InstanceId=gone)
+
+
+def test_user_profile_update_delete_and_my_profile(world, client):
+    client.create_user_profile(IamUserArn=ALICE, SshUsername="alice")
+    assert body(client.update_user_profile(IamUserArn=ALICE, SshPublicKey="ssh-ed25519 A",
+                                           AllowSelfManagement=True)) == {}
+    alice = client.as_user(ALICE)
+    assert body(alice.describe_my_user_profile()) == {"UserProfile": {
+        "IamUserArn": ALICE, "Name": "alice", "SshUsername": "alice", "SshPublicKey": "ssh-ed25519 A"}}
+    assert body(alice.update_my_user_profile(SshPublicKey="ssh-ed25519 B")) == {}
+    assert client.describe_user_profiles(IamUserArns=[ALICE])["UserProfiles"][0]["SshPublicKey"] == "ssh-ed25519 B"
+    with pytest.raises(client.exceptions.ValidationException, match="own user profile"):
+        client.describe_my_user_profile()
+    client.set_permission(StackId=world.stack, IamUserArn=ALICE, Level="show")
+    assert body(client.delete_user_profile(IamUserArn=ALICE)) == {}
+    assert client.describe_permissions(StackId=world.stack)["Permissions"] == []
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        alice.describe_my_user_profile()
+
+
+def test_operating_systems_agent_versions_service_errors(world, client):
+    systems = client.describe_operating_systems()["OperatingSystems"]
+    assert "Amazon Linux 2" in [s["Name"] for s in systems]
+    assert body(client.describe_agent_versions(StackId=world.stack)) == {"AgentVersions": [
+        {"Version": "owd-1", "ConfigurationManager": {"Name": "Chef", "Version": "12"}}]}
+    assert len(client.describe_agent_versions(ConfigurationManager={"Name": "Chef"})["AgentVersions"]) == 3
+    assert body(client.describe_service_errors(StackId=world.stack)) == {"ServiceErrors": []}
+    assert body(client.describe_service_errors()) == {"ServiceErrors": []}
