@@ -30,7 +30,12 @@ public final class Store {
     public static var operations: [String] { Operation.allCases.map(\.rawValue).sorted() }
 
     static func operation(_ name: String) throws -> Operation {
-        guard let op = Operation(rawValue: name) else { throw OwdError.unknownOperation("Unknown operation \(name)") }
+        guard let op = Operation(rawValue: name) else {
+            if Operation.unsupported.contains(name) {
+                throw OwdError.unsupportedOperation("\(name) is not supported: owd manages no AWS resources (EC2 instances and volumes, Elastic IPs, RDS, ECS, load balancers, auto scaling, access grants); it records stacks, layers, apps, instances and deployments")
+            }
+            throw OwdError.unknownOperation("Unknown operation \(name)")
+        }
         return op
     }
 
