@@ -3,14 +3,14 @@ import CJansson
 /// Layers (sections 6, 11, 12): creation with AWS's defaults and the stack's uniqueness
 /// rules, update under the same rules, deletion of a layer without instances.
 extension Store {
-    /// Section 11: what the model documents as a layer's defaults.
-    static let layerDefaults: [(String, Value)] = [
+    /// Section 11: what the model documents as a layer's defaults (computed, as the stack's).
+    static var layerDefaults: [(String, Value)] { [
         ("EnableAutoHealing", .boolean(true)),
         ("AutoAssignElasticIps", .boolean(false)),
         ("AutoAssignPublicIps", .boolean(true)),
         ("InstallUpdatesOnBoot", .boolean(true)),
         ("UseEbsOptimizedInstances", .boolean(false)),
-    ]
+    ] }
 
     static func layerArn(region: String, account: String, id: String) -> String {
         "arn:aws:opsworks:\(region):\(account):layer/\(id)/"
