@@ -127,8 +127,8 @@ extension Store {
         return s.string(0) ?? ""
     }
 
-    /// Deletes a cached record and leaves its tombstone (one write). Internal: the next
-    /// issue's DeleteStack, DeleteApp, ... and the tests call it.
+    /// Deletes a cached record and leaves its tombstone (one write). Internal: for tests;
+    /// DeleteStack, DeleteApp, ... call `Engine.remove` inside their own transaction.
     func remove(_ kind: Tombstone.Kind, id: String, iamUserArn: String? = nil) throws {
         try engine.write { c, change in try engine.remove(c, change: change, kind, id: id, iamUserArn: iamUserArn) }
     }

@@ -5,8 +5,8 @@ import Testing
 /// Deletions reach every cache through the change sequence (tombstones). A second `Store`
 /// opened on the same file has its own engine: its own SQLite connections and its own
 /// cache, refreshed only by what the file's change sequence carries, exactly as in
-/// another process. owd has no delete operation yet: the tests delete through the one
-/// internal primitive (`Engine.remove`) the coming DeleteStack, DeleteApp, ... will call.
+/// another process. These tests delete through the one internal primitive (`Engine.remove`)
+/// that DeleteStack and DeleteApp call (ControlPlaneTests checks those operations end to end).
 @Suite("Deletions reach every handle and process (tombstones)")
 struct TombstoneTests {
     static let alice = "arn:aws:iam::123456789012:user/alice"
