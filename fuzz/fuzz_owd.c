@@ -55,6 +55,7 @@ static const char *type_of(int code) {
     case OWD_EACCESS: return "AccessDeniedException";
     case OWD_EINVAL: return NULL; /* "InvalidArgument" or "UnknownOperationException" */
     case OWD_EBUSY: return "StoreBusy";
+    case OWD_EUNSUPPORTED: return "UnsupportedOperationException";
     default: return "";
     }
 }
@@ -75,7 +76,7 @@ static int has_null(const json_t *j) {
 static void check_code(int rc, const char *op) {
     char b[32];
     snprintf(b, sizeof b, "%d", rc);
-    if (rc > 0 || rc < OWD_EINTERNAL) die("return code out of range", op, b);
+    if (rc > 0 || rc < OWD_EUNSUPPORTED) die("return code out of range", op, b);
     if (rc == OWD_EINTERNAL || rc == OWD_ESTORE || rc == OWD_ENOMEM) {
         const owd_error *e = owd_error_last();
         die("unexpected failure", op, e->message);

@@ -50,7 +50,7 @@ MODEL_DIR = os.path.join(os.path.dirname(botocore.__file__), "data", "opsworks",
 SHOW, DEPLOY, MANAGE, ANYONE, EMBEDDER, SELF = "show", "deploy", "manage", "anyone", "embedder", "self"
 
 # THE list: every operation owd answers, in behaviour.md's order, with the level it needs.
-# An operation writes unless its name starts with Describe, Get or List.
+# An operation writes unless its name starts with one of READ_PREFIXES (Describe, List, Get).
 OPERATIONS = [
     ("DescribeDeployments", SHOW),
     ("CreateDeployment", DEPLOY),
@@ -72,6 +72,20 @@ OPERATIONS = [
     ("DescribeUserProfiles", EMBEDDER),
     ("SetPermission", MANAGE),
     ("DescribePermissions", MANAGE),
+    # Section 12: stacks, layers, apps and tags (the levels of the model's "Required
+    # Permissions"; manage where it names none and the operation changes a stack; CloneStack
+    # names none and copies the source's whole configuration: manage on the source).
+    ("UpdateStack", MANAGE),
+    ("DeleteStack", MANAGE),
+    ("CloneStack", MANAGE),
+    ("DescribeStackSummary", SHOW),
+    ("DescribeStackProvisioningParameters", SHOW),
+    ("UpdateLayer", MANAGE),
+    ("DeleteLayer", MANAGE),
+    ("DeleteApp", MANAGE),
+    ("TagResource", MANAGE),
+    ("UntagResource", MANAGE),
+    ("ListTags", SHOW),
     # Section 12: instances, stacks' instances, user profiles, the catalog (levels: the
     # model's "Required Permissions").
     ("UpdateInstance", MANAGE),
@@ -120,6 +134,8 @@ MEMBER_VALUES = {
     "Region": "us-east-1", "Name": "shop", "Shortname": "shop", "InstanceType": "t2.micro",
     "ServiceRoleArn": "arn:aws:iam::123456789012:role/aws-opsworks-service-role",
     "DefaultInstanceProfileArn": "arn:aws:iam::123456789012:instance-profile/aws-opsworks-ec2-role",
+    # The fixture's stack, made by the embedding program (account 000000000000) in us-east-1.
+    "ResourceArn": "arn:aws:opsworks:us-east-1:000000000000:stack/$STACK/",
 }
 # Where the default would not show the operation well (or would fail on the fixture).
 EXAMPLES = {
@@ -128,8 +144,8 @@ EXAMPLES = {
                          "Comment": "release 1.2"},
     "DescribeCommands": {"DeploymentId": "$DEPLOYMENT"},
     "CompleteCommand": {"CommandId": "$COMMAND", "Status": "successful", "ExitCode": 0},
-    "CreateLayer": {"StackId": "$STACK", "Type": "custom", "Name": "web", "Shortname": "web"},
-    "CreateApp": {"StackId": "$STACK", "Name": "shop", "Type": "other"},
+    "CreateLayer": {"StackId": "$STACK", "Type": "custom", "Name": "db", "Shortname": "db"},
+    "CreateApp": {"StackId": "$STACK", "Name": "api", "Type": "other"},
     "UpdateApp": {"AppId": "$APP", "Name": "shop-v2"},
     "CreateUserProfile": {"IamUserArn": "arn:aws:iam::123456789012:user/carol"},
     "SetPermission": {"StackId": "$STACK", "IamUserArn": "$USER", "Level": "deploy"},
@@ -142,6 +158,23 @@ EXAMPLES = {
     "UpdateMyUserProfile": {"SshPublicKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample bob@laptop"},
     "DescribeAgentVersions": {"StackId": "$STACK"},
     "DescribeServiceErrors": {"StackId": "$STACK"},
+    "UpdateStack": {"StackId": "$STACK", "Name": "shop-eu", "DefaultOs": "Ubuntu 22.04 LTS"},
+    "CloneStack": {"SourceStackId": "$STACK", "Name": "shop-staging", "CloneAppIds": ["$APP"],
+                   "ServiceRoleArn": "arn:aws:iam::123456789012:role/aws-opsworks-service-role"},
+    "UpdateLayer": {"LayerId": "$LAYER", "Name": "web servers", "Packages": ["nginx"]},
+    "TagResource": {"ResourceArn": MEMBER_VALUES["ResourceArn"], "Tags": {"team": "payments"}},
+    "UntagResource": {"ResourceArn": MEMBER_VALUES["ResourceArn"], "TagKeys": ["team"]},
+}
+# Examples of docs/operations.md that need a resource the fixture lacks: the calls made
+# first, each giving the ID that replaces the example's member of the same name (the
+# fuzz seeds keep the fixture's, whose deletion is refused: a seed all the same).
+DOC_SETUP = {
+    "DeleteStack": [("CreateStack", {"Name": "old", "Region": "us-east-1",
+                                     "ServiceRoleArn": MEMBER_VALUES["ServiceRoleArn"],
+                                     "DefaultInstanceProfileArn": MEMBER_VALUES["DefaultInstanceProfileArn"]},
+                     "StackId")],
+    "DeleteLayer": [("CreateLayer", {"StackId": "$STACK", "Type": "custom", "Name": "old", "Shortname": "old"},
+                     "LayerId")],
 }
 # Calls an example needs first (on the fixture); "$NAME": member stores that member of the
 # answer under $NAME.
@@ -212,8 +245,19 @@ SWIFT_KEYWORDS = {"default", "protocol", "in", "is", "as", "class", "struct", "e
                   "subscript", "typealias", "true", "false", "nil", "value"}
 
 
+# Operations that only read (answered from the cache after a sync); every other one writes.
+READ_PREFIXES = ("Describe", "List", "Get")
+
+
 def writes(name):
-    return not name.startswith(("Describe", "Get", "List"))
+    return not name.startswith(READ_PREFIXES)
+
+
+def unsupported(model):
+    """The model's operations owd does not answer: each is UnsupportedOperationException
+    (behaviour.md section 12: owd manages no AWS resources)."""
+    served = {o for o, _ in OPERATIONS}
+    return sorted(o for o in model.raw["operations"] if o not in served)
 
 
 def lower_camel(name):
@@ -412,6 +456,10 @@ def generate_swift(model, out):
     for name, _ in OPERATIONS:
         o.append('    case %s = "%s"' % (lower_camel(name), name))
     o += ["}", "", "extension Operation {",
+          "    /// The model's other operations (behaviour.md section 12): UnsupportedOperationException.",
+          "    static let unsupported: Set<String> = ["]
+    o += ['        "%s",' % n for n in unsupported(model)]
+    o += ["    ]", "",
           "    /// What the caller needs (behaviour.md section 7).",
           "    var permission: Permission {",
           "        switch self {"]
@@ -447,7 +495,11 @@ def generate_swift(model, out):
     for key, shape in RESOURCE_SHAPES.items():
         names = ", ".join(json.dumps(m) for m in shapes[shape]["members"])
         o.append('        "%s": [%s],' % (key, names))
-    o += ["    ]", "}", ""]
+    o += ["    ]", "",
+          "    /// DescribeStackSummary's InstancesCount members (one per instance status).",
+          "    static let instancesCountMembers: [String] = [%s]" % ", ".join(
+              json.dumps(m) for m in shapes["InstancesCount"]["members"]),
+          "}", ""]
     # Typed requests.
     requests = []
     for name, _ in OPERATIONS:
@@ -550,7 +602,9 @@ def generate_fuzz(model, out):
     for name, _ in OPERATIONS:
         words.add(name)
         walk(json_structure(model.shapes, model.input(name)[1]))
-    lines = ["# libFuzzer dictionary: operation names, member names, enum values and the fixture's",
+    # The model's other operations: the fuzzer reaches UnsupportedOperationException too.
+    words.update(unsupported(model))
+    lines = ["# libFuzzer dictionary: operation names (the unsupported ones too), member names, enum values and the fixture's",
              "# placeholders. Generated by tools/gen_shapes.py from the operation table. Do not edit."]
     lines += [json.dumps(w) for w in sorted(words)]
     out.add("fuzz/owd.dict", "\n".join(lines) + "\n")
@@ -561,12 +615,15 @@ def generate_fuzz(model, out):
 
 # --- Python ----------------------------------------------------------------------------------------------
 
-def generate_python_operations(out):
+def generate_python_operations(model, out):
     o = ['"""The operations owd answers, in behaviour.md\'s order. Generated by tools/gen_shapes.py',
          'from the operation table. Do not edit."""', "",
          "# Every operation by AWS name; each becomes a snake_case method of Client.",
          "OPERATIONS = ("]
     o += ['    "%s",' % n for n, _ in OPERATIONS]
+    o += [")", "", "# The model's other operations: methods that raise UnsupportedOperationException.",
+          "UNSUPPORTED_OPERATIONS = ("]
+    o += ['    "%s",' % n for n in unsupported(model)]
     o += [")", "", "# owd's own operations (behaviour.md section 5): not in AWS's model, they answer {}.",
           "OWD_OPERATIONS = frozenset({%s})" % ", ".join('"%s"' % n for n in OWD_OPERATIONS), "",
           "# The permission level each needs (behaviour.md section 7).",
@@ -654,10 +711,14 @@ def generate_python_stub(model, out):
         sig = ", ".join(["self", "*"] + args) if args else "self"
         methods.append("    def %s(%s) -> %s:\n        \"\"\"OpsWorks %s (needs %s).\"\"\"\n        ..." % (
             snake_case(name), sig, result, name, dict(OPERATIONS)[name]))
+    for name in unsupported(model):
+        methods.append("    def %s(self, **kwargs: Any) -> NoReturn:\n        \"\"\"OpsWorks %s: raises "
+                       "UnsupportedOperationException (owd manages no AWS resources).\"\"\"\n        ..." % (
+                           snake_case(name), name))
     o = ['"""Type information for opsworks_deployments.client (PEP 561). Generated by',
          'tools/gen_shapes.py from the operation table and botocore 1.39.17\'s model. Do not edit."""',
          "import sys",
-         "from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Type, Union",
+         "from typing import Any, Callable, Dict, List, Mapping, NoReturn, Optional, Sequence, Type, Union",
          "",
          "if sys.version_info >= (3, 8):",
          "    from typing import Literal, TypedDict",
@@ -725,7 +786,9 @@ def generate_python_model(model, out):
                 reach(s[k]["shape"])
 
     ops = {}
-    for o, _ in OPERATIONS:
+    # The unsupported ones too, so that a boto3 client has their methods and gets owd's
+    # UnsupportedOperationException from them, as a Client does.
+    for o in [o for o, _ in OPERATIONS] + unsupported(model):
         if o in OWD_OPERATIONS:
             continue
         op = raw["operations"][o]
@@ -745,8 +808,11 @@ def generate_python_model(model, out):
         {"version": waiters["version"],
          "waiters": {"DeploymentSuccessful": waiters["waiters"]["DeploymentSuccessful"]}},
         indent=1, sort_keys=True) + "\n")
-    extra_ops, extra_shapes = {}, {"AccessDeniedException": {
-        "exception": True, "members": {"message": {"shape": "String"}}, "type": "structure"}}
+    extra_ops, extra_shapes = {}, {e: {
+        "exception": True, "members": {"message": {"shape": "String"}}, "type": "structure"}
+        for e in ("AccessDeniedException", "UnsupportedOperationException")}
+    for o in unsupported(model):
+        extra_ops[o] = {"errors": [{"shape": "UnsupportedOperationException"}]}
     for o, _ in OPERATIONS:
         entry = {"errors": [{"shape": e} for e in ERRORS]}
         if o in OWD_OPERATIONS:
@@ -826,8 +892,9 @@ def fixture(lib):
     must("CreateUserProfile", {"IamUserArn": ids["$USER"], "AllowSelfManagement": True})
     ids["$STACK"] = must("CreateStack", {k: MEMBER_VALUES[k] for k in ("Name", "Region", "ServiceRoleArn",
                                                                        "DefaultInstanceProfileArn")})["StackId"]
-    ids["$LAYER"] = must("CreateLayer", EXAMPLES["CreateLayer"] | {"StackId": ids["$STACK"]})["LayerId"]
-    ids["$APP"] = must("CreateApp", EXAMPLES["CreateApp"] | {"StackId": ids["$STACK"]})["AppId"]
+    ids["$LAYER"] = must("CreateLayer", {"StackId": ids["$STACK"], "Type": "custom", "Name": "web",
+                                         "Shortname": "web"})["LayerId"]
+    ids["$APP"] = must("CreateApp", {"StackId": ids["$STACK"], "Name": "shop", "Type": "other"})["AppId"]
     ids["$INSTANCE"] = must("CreateInstance", {"StackId": ids["$STACK"], "LayerIds": [ids["$LAYER"]],
                                                "InstanceType": "t2.micro", "Hostname": "web1"})["InstanceId"]
     must("StartInstance", {"InstanceId": ids["$INSTANCE"]})
@@ -840,7 +907,11 @@ def fixture(lib):
 
 def substitute(value, ids):
     if isinstance(value, str):
-        return ids.get(value, value)
+        if value in ids:
+            return ids[value]
+        for k in sorted(ids, key=len, reverse=True):   # inside an Arn
+            value = value.replace(k, ids[k])
+        return value
     if isinstance(value, list):
         return [substitute(v, ids) for v in value]
     if isinstance(value, dict):
@@ -908,7 +979,14 @@ def generate_docs(model, lib, out):
          "| --- | --- | --- |"]
     for name, lvl in OPERATIONS:
         o.append("| [%s](#%s) | %s | %s |" % (name, name.lower(), lvl, "yes" if writes(name) else "no"))
-    o.append("")
+    o += ["",
+          "The model's other operations are not served: each answers `UnsupportedOperationException`",
+          "(`OWD_EUNSUPPORTED` in C, `UnsupportedOperationException` in Python), naming the operation",
+          "and saying that owd manages no AWS resources. They are methods of the Python `Client` and",
+          "of the boto3 bridge all the same. A name the model lacks is `UnknownOperationException`.",
+          "",
+          ", ".join("`%s`" % n for n in unsupported(model)) + ".",
+          ""]
     for name, lvl in OPERATIONS:
         in_name, s = model.input(name)
         out_name, _ = model.output(name)
@@ -935,7 +1013,12 @@ def generate_docs(model, lib, out):
                 raise SystemExit("the setup of %s's example failed: %s %s" % (name, op, got))
             for key, member in keep.items():
                 ids[key] = got[member]
-        request = example(model, name)
+        request = dict(example(model, name))
+        for op, setup, member in DOC_SETUP.get(name, []):
+            rc, made = lib.call(store, op, substitute(setup, ids))
+            if rc != 0:
+                raise SystemExit("the setup of %s's example failed: %s" % (name, made))
+            request[member] = made[member]
         caller = lib.acting_as(store, ids["$USER"]) if name in AS_USER else store
         rc, answer = lib.call(caller, name, substitute(request, ids))
         if caller is not store:
@@ -975,7 +1058,7 @@ def main():
     generate_swift(model, out)
     generate_shapes_json(model, out)
     generate_fuzz(model, out)
-    generate_python_operations(out)
+    generate_python_operations(model, out)
     generate_python_stub(model, out)
     generate_python_model(model, out)
     if args.lib:

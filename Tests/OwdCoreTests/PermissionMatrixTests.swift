@@ -184,7 +184,13 @@ struct PermissionMatrixTests {
         let request: (World) -> [String: Any]
         /// Checks a successful answer to a request (against the embedding program's view).
         var check: (World, [String: Any], [String: Any]) throws -> Void = { _, _, _ in }
+        /// For a request that breaks one of the operation's other rules: the exact
+        /// ValidationException an allowed caller gets (rule 5 comes after permissions, 4).
+        var allowedError: ((World) -> String)? = nil
     }
+
+    /// The Arn of the world's stack t (made by the embedding program: account 000000000000).
+    static func arnOfT(_ w: World) -> String { "arn:aws:opsworks:\(w.t.region):000000000000:stack/\(w.t.id)/" }
 
     /// The describe calls with a stack answer exactly what the embedding program is answered.
     static func sameAsEmbedder(_ op: String) -> (World, [String: Any], [String: Any]) throws -> Void {
@@ -494,6 +500,75 @@ struct PermissionMatrixTests {
              request: { ["InstanceId": $0.t.online] }, check: sameAsEmbedder("DescribeServiceErrors")),
         Spec(name: "DescribeServiceErrors()", operation: "DescribeServiceErrors", need: .filtered(.show),
              request: { _ in [:] }, check: sameAsEmbedder("DescribeServiceErrors")),
+        // Section 12: stacks, layers, apps and tags.
+        Spec(name: "UpdateStack", operation: "UpdateStack", need: .level(.manage),
+             request: { ["StackId": $0.t.id, "Name": "renamed", "DefaultOs": "Ubuntu 22.04 LTS"] },
+             check: { w, _, _ in
+                 let it = try item(w, "DescribeStacks", "Stacks", "StackIds", w.t.id)
+                 #expect(it["Name"] as? String == "renamed" && it["DefaultOs"] as? String == "Ubuntu 22.04 LTS")
+             }),
+        Spec(name: "DeleteStack(a stack with members)", operation: "DeleteStack", need: .level(.manage),
+             request: { ["StackId": $0.t.id] },
+             allowedError: { "Cannot delete stack \($0.t.id): it still has 3 instances, 1 layer and 1 app; delete them first" }),
+        Spec(name: "CloneStack", operation: "CloneStack", need: .level(.manage),
+             request: { ["SourceStackId": $0.t.id, "ServiceRoleArn": "arn:aws:iam::210987654321:role/clone",
+                         "CloneAppIds": [$0.t.app], "ClonePermissions": true] },
+             check: { w, _, got in
+                 let s = got["StackId"] as! String
+                 let summary = try w.f.call("DescribeStackSummary", ["StackId": s])["StackSummary"] as! [String: Any]
+                 #expect(summary["LayersCount"] as? Int == 1 && summary["AppsCount"] as? Int == 1)
+                 let levels = try w.f.call("DescribePermissions", ["StackId": s])["Permissions"] as! [[String: Any]]
+                 let mine = levels.first { $0["IamUserArn"] as? String == w.arn }
+                 if w.arn != nil { #expect(mine?["Level"] as? String == "manage") }
+                 #expect(levels.contains { $0["IamUserArn"] as? String == bob && $0["Level"] as? String == "show" })
+             }),
+        Spec(name: "DescribeStackSummary", operation: "DescribeStackSummary", need: .level(.show),
+             request: { ["StackId": $0.t.id] }, check: sameAsEmbedder("DescribeStackSummary")),
+        Spec(name: "DescribeStackProvisioningParameters", operation: "DescribeStackProvisioningParameters",
+             need: .level(.show), request: { ["StackId": $0.t.id] },
+             check: sameAsEmbedder("DescribeStackProvisioningParameters")),
+        Spec(name: "UpdateLayer", operation: "UpdateLayer", need: .level(.manage),
+             request: { ["LayerId": $0.t.layer, "Packages": ["nginx"]] },
+             check: { w, _, _ in
+                 let it = try item(w, "DescribeLayers", "Layers", "LayerIds", w.t.layer)
+                 #expect(it["Packages"] as? [String] == ["nginx"])
+             }),
+        Spec(name: "DeleteLayer(a layer with instances)", operation: "DeleteLayer", need: .level(.manage),
+             request: { ["LayerId": $0.t.layer] },
+             allowedError: { "Cannot delete layer \($0.t.layer): it still has 2 instances; delete them (or unassign registered ones) first" }),
+        Spec(name: "DeleteLayer(a layer without instances)", operation: "DeleteLayer", need: .level(.manage),
+             request: { w in ["LayerId": try! w.f.layer(w.t.id, "empty")] },
+             check: { w, request, _ in
+                 w.f.expectError("DescribeLayers", ["LayerIds": [request["LayerId"] as! String]], "ResourceNotFoundException")
+             }),
+        Spec(name: "DeleteApp", operation: "DeleteApp", need: .level(.manage),
+             request: { ["AppId": $0.t.app] },
+             check: { w, _, _ in
+                 w.f.expectError("DescribeApps", ["AppIds": [w.t.app]], "ResourceNotFoundException")
+                 let left = try w.f.deployments(["StackId": w.t.id]).map { $0["DeploymentId"] as! String }
+                 #expect(left == [w.t.deployment])
+             }),
+        Spec(name: "TagResource", operation: "TagResource", need: .level(.manage),
+             request: { ["ResourceArn": arnOfT($0), "Tags": ["team": "payments"]] },
+             check: { w, _, _ in
+                 let tags = try w.f.call("ListTags", ["ResourceArn": arnOfT(w)])["Tags"]!
+                 #expect(canonical(tags) == canonical(["team": "payments"]))
+             }),
+        Spec(name: "UntagResource", operation: "UntagResource", need: .level(.manage),
+             request: { w in
+                 _ = try! w.f.call("TagResource", ["ResourceArn": arnOfT(w), "Tags": ["team": "payments", "env": "prod"]])
+                 return ["ResourceArn": arnOfT(w), "TagKeys": ["team"]]
+             },
+             check: { w, _, _ in
+                 let tags = try w.f.call("ListTags", ["ResourceArn": arnOfT(w)])["Tags"]!
+                 #expect(canonical(tags) == canonical(["env": "prod"]))
+             }),
+        Spec(name: "ListTags", operation: "ListTags", need: .level(.show),
+             request: { w in
+                 _ = try! w.f.call("TagResource", ["ResourceArn": arnOfT(w), "Tags": ["team": "payments"]])
+                 return ["ResourceArn": arnOfT(w)]
+             },
+             check: sameAsEmbedder("ListTags")),
     ]
 
     // MARK: The matrix
@@ -518,7 +593,8 @@ struct PermissionMatrixTests {
         Grant.allCases.flatMap { g in Scope.allCases.map { Case(spec: i, grant: g, scope: $0) } }
     }
 
-    /// The call's expected failure: nil (allowed), the exact refusal, or, for the My*
+    /// The call's expected failure: nil (allowed), the exact refusal, the operation's own
+    /// ValidationException for an allowed call (`allowedError`), or, for the My*
     /// operations called by the embedding program, which has no profile of its own, the
     /// ValidationException that says so.
     static func expectedFailure(_ spec: Spec, _ w: World) -> (type: String, message: String)? {
@@ -526,7 +602,9 @@ struct PermissionMatrixTests {
             return ("ValidationException",
                     "\(spec.operation) acts on the caller's own user profile: a store opened without an identity has none")
         }
-        return refusal(spec, w).map { ("AccessDeniedException", $0) }
+        if let refused = refusal(spec, w) { return ("AccessDeniedException", refused) }
+        // Allowed, and then refused by the operation's own rule (e.g. a non-empty DeleteStack).
+        return spec.allowedError.map { ("ValidationException", $0(w)) }
     }
 
     /// The call's expected outcome: allowed, or the exact refusal.
@@ -686,6 +764,20 @@ extension PermissionMatrixTests {
             ("DescribeAgentVersions", ["StackId": x], "Unable to find stack with ID \(x)"),
             ("DescribeServiceErrors", ["StackId": x], "Unable to find stack with ID \(x)"),
             ("DescribeServiceErrors", ["InstanceId": x], "Unable to find instance with ID \(x)"),
+            ("UpdateStack", ["StackId": x, "Name": "n"], "Unable to find stack with ID \(x)"),
+            ("DeleteStack", ["StackId": x], "Unable to find stack with ID \(x)"),
+            ("CloneStack", ["SourceStackId": x, "ServiceRoleArn": "r", "CloneAppIds": [x]], "Unable to find stack with ID \(x)"),
+            ("CloneStack", ["SourceStackId": t.id, "ServiceRoleArn": "r", "CloneAppIds": [t.app, x]], "Unable to find app with ID \(x)"),
+            ("DescribeStackSummary", ["StackId": x], "Unable to find stack with ID \(x)"),
+            ("DescribeStackProvisioningParameters", ["StackId": x], "Unable to find stack with ID \(x)"),
+            ("UpdateLayer", ["LayerId": x, "Name": "n"], "Unable to find layer with ID \(x)"),
+            ("DeleteLayer", ["LayerId": x], "Unable to find layer with ID \(x)"),
+            ("DeleteApp", ["AppId": x], "Unable to find app with ID \(x)"),
+            ("TagResource", ["ResourceArn": "arn:aws:opsworks:\(t.region):000000000000:stack/\(x)/", "Tags": ["a": "b"]],
+             "Unable to find stack with ID \(x)"),
+            ("UntagResource", ["ResourceArn": "arn:aws:opsworks:\(t.region):000000000000:layer/\(x)/", "TagKeys": ["a"]],
+             "Unable to find layer with ID \(x)"),
+            ("ListTags", ["ResourceArn": "arn:aws:opsworks:\(t.region):000000000000:stack/\(x)/"], "Unable to find stack with ID \(x)"),
         ]
     }
 

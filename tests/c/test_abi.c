@@ -159,14 +159,15 @@ static void version_number_and_string_match_the_header(void) {
 }
 
 static void strerror_describes_every_code(void) {
-    for (int code = OWD_EINTERNAL; code <= OWD_OK; code++) {
+    for (int code = OWD_EUNSUPPORTED; code <= OWD_OK; code++) {
         const char *s = owd_strerror(code);
         CHECK(s != NULL && s[0] != 0);
     }
     CHECK(strstr(owd_strerror(OWD_EVALIDATION), "ValidationException") != NULL);
     CHECK(strstr(owd_strerror(OWD_ENOTFOUND), "ResourceNotFoundException") != NULL);
     CHECK(strstr(owd_strerror(OWD_EACCESS), "AccessDeniedException") != NULL);
-    const char *unknown[] = { owd_strerror(1), owd_strerror(-9), owd_strerror(INT_MIN), owd_strerror(INT_MAX) };
+    CHECK(strstr(owd_strerror(OWD_EUNSUPPORTED), "UnsupportedOperationException") != NULL);
+    const char *unknown[] = { owd_strerror(1), owd_strerror(-10), owd_strerror(INT_MIN), owd_strerror(INT_MAX) };
     for (size_t i = 0; i < 4; i++) CHECK(unknown[i] != NULL && unknown[i][0] != 0);
     CHECK(strcmp(owd_strerror(OWD_EINVAL), owd_strerror(OWD_EBUSY)) != 0);
 }
@@ -521,6 +522,11 @@ static void call_reports_unknown_operations_and_aws_errors(void) {
     CHECK_INT(owd_call(&out, store, "DescribeEverything", NULL), OWD_EINVAL);
     CHECK(error_is(OWD_EINVAL, "UnknownOperationException", "DescribeEverything"));
     CHECK(out == NULL);
+    /* An operation of AWS's model that owd does not serve: its own code, naming it. */
+    out = SENTINEL;
+    CHECK_INT(owd_call(&out, store, "AssignVolume", NULL), OWD_EUNSUPPORTED);
+    CHECK(error_is(OWD_EUNSUPPORTED, "UnsupportedOperationException", "AssignVolume is not supported: owd manages no AWS resources"));
+    CHECK(out == NULL);
 
     json_t *request = json_pack("{s:s}", "StackId", "6ed0df4c-9ef7-4812-8dac-d54a05be1029");
     out = SENTINEL;
@@ -618,6 +624,8 @@ static void call_json_error_body_is_aws_json_1_1(void) {
     check_error_body(store, "DescribeDeployments", "{not json", OWD_EINVAL, "InvalidArgument", "request");
     check_error_body(store, "DescribeDeployments", "{\"a\": 1, \"a\": 2}", OWD_EINVAL, "InvalidArgument", "request");
     check_error_body(store, "NoSuchOperation", "{}", OWD_EINVAL, "UnknownOperationException", "NoSuchOperation");
+    check_error_body(store, "GrantAccess", "{\"InstanceId\": \"i\"}", OWD_EUNSUPPORTED, "UnsupportedOperationException",
+                     "GrantAccess is not supported");
     /* A message with quotes and a backslash is escaped in the body. */
     check_error_body(store, "DescribeDeployments", "{\"StackId\": \"q\\\"\\\\\"}", OWD_ENOTFOUND,
                      "ResourceNotFoundException", "q\"\\");

@@ -136,3 +136,29 @@ def test_section_12_operations_through_botocore(world, client, opsworks):
     assert opsworks.describe_operating_systems()["OperatingSystems"]
     assert opsworks.describe_agent_versions(StackId=world.stack)["AgentVersions"][0]["Version"] == "owd-1"
     assert strip(opsworks.describe_service_errors(StackId=world.stack)) == {"ServiceErrors": []}
+
+
+def test_unsupported_operations_through_botocore(opsworks):
+    # The model's other operations are methods of the bridged client too: owd answers them
+    # UnsupportedOperationException (a 400), which botocore raises as a modeled error.
+    from opsworks_deployments._operations import UNSUPPORTED_OPERATIONS
+    for operation in ("RegisterVolume", "GrantAccess", "DescribeElasticIps"):
+        assert operation in UNSUPPORTED_OPERATIONS
+    with pytest.raises(opsworks.exceptions.UnsupportedOperationException) as e:
+        opsworks.register_volume(StackId="s")
+    assert e.value.response["Error"]["Code"] == "UnsupportedOperationException"
+    assert e.value.response["Error"]["Message"].startswith("RegisterVolume is not supported: owd manages no AWS resources")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    with pytest.raises(opsworks.exceptions.UnsupportedOperationException):
+        opsworks.grant_access(InstanceId="i")
+
+
+def test_section_12_through_botocore(world, client, opsworks):
+    arn = opsworks.describe_stacks(StackIds=[world.stack])["Stacks"][0]["Arn"]
+    opsworks.tag_resource(ResourceArn=arn, Tags={"team": "payments"})
+    assert opsworks.list_tags(ResourceArn=arn)["Tags"] == {"team": "payments"}
+    summary = opsworks.describe_stack_summary(StackId=world.stack)["StackSummary"]
+    assert summary["InstancesCount"] == {"Online": 2}
+    opsworks.delete_app(AppId=world.app)
+    with pytest.raises(opsworks.exceptions.ResourceNotFoundException):
+        opsworks.describe_apps(AppIds=[world.app])

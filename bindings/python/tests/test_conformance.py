@@ -64,6 +64,20 @@ def test_every_recorded_response_conforms(tmp_path):
             c.describe_operating_systems()
             c.describe_agent_versions(StackId=world.stack)
             c.describe_service_errors(StackId=world.stack)
+            # Section 12: stacks, layers, apps and tags.
+            c.update_stack(StackId=world.stack, Name="renamed")
+            c.clone_stack(SourceStackId=world.stack, ServiceRoleArn=conftest.ROLE, CloneAppIds=[world.app])
+            c.describe_stack_summary(StackId=world.stack)
+            c.describe_stack_provisioning_parameters(StackId=world.stack)
+            c.update_layer(LayerId=world.layer, Name="web servers")
+            c.delete_layer(LayerId=c.create_layer(StackId=world.stack, Type="custom", Name="e",
+                                                  Shortname="e")["LayerId"])
+            arn = c.describe_stacks(StackIds=[world.stack])["Stacks"][0]["Arn"]
+            c.tag_resource(ResourceArn=arn, Tags={"team": "payments"})
+            c.list_tags(ResourceArn=arn, MaxResults=1)
+            c.untag_resource(ResourceArn=arn, TagKeys=["team"])
+            c.delete_app(AppId=world.app)
+            c.delete_stack(StackId=conftest.new_stack(c, "empty"))
     responses = list(conftest.RESPONSES)
     assert {op for op, _ in responses} >= set(OPERATIONS)
     result = run_check(responses, tmp_path)

@@ -6,7 +6,7 @@ import pytest
 from opsworks_deployments import OPERATIONS, Client
 from opsworks_deployments.client import snake_case
 
-from conftest import ALICE, BOB, T0, body, new_stack
+from conftest import ALICE, BOB, ROLE, T0, body, new_stack
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 STAMP = "2013-07-25T18:57:34+00:00"
@@ -317,3 +317,88 @@ def test_operating_systems_agent_versions_service_errors(world, client):
     assert len(client.describe_agent_versions(ConfigurationManager={"Name": "Chef"})["AgentVersions"]) == 3
     assert body(client.describe_service_errors(StackId=world.stack)) == {"ServiceErrors": []}
     assert body(client.describe_service_errors()) == {"ServiceErrors": []}
+
+
+# Section 12: stacks, layers, apps and tags (one call of each at least).
+
+def test_update_stack_describe_stack_summary_and_provisioning_parameters(world, client):
+    assert body(client.update_stack(StackId=world.stack, Name="shop-eu", DefaultOs="Ubuntu 22.04 LTS")) == {}
+    [stack] = client.describe_stacks(StackIds=[world.stack])["Stacks"]
+    assert (stack["Name"], stack["DefaultOs"], stack["HostnameTheme"]) == ("shop-eu", "Ubuntu 22.04 LTS", "Layer_Dependent")
+    summary = body(client.describe_stack_summary(StackId=world.stack))["StackSummary"]
+    assert summary == {"StackId": world.stack, "Name": "shop-eu", "Arn": stack["Arn"], "LayersCount": 1,
+                       "AppsCount": 1, "InstancesCount": {"Online": 2}}
+    parameters = body(client.describe_stack_provisioning_parameters(StackId=world.stack))
+    assert parameters == {"Parameters": {"agent_version": "LATEST", "instance_service_region": "us-east-1",
+                                         "stack_id": world.stack}}
+
+
+def test_clone_stack(world, client):
+    clone = client.clone_stack(SourceStackId=world.stack, ServiceRoleArn=ROLE, Name="staging",
+                               CloneAppIds=[world.app])["StackId"]
+    assert UUID.match(clone) and clone != world.stack
+    [layer] = client.describe_layers(StackId=clone)["Layers"]
+    assert layer["Name"] == "web" and layer["LayerId"] != world.layer
+    [app] = client.describe_apps(StackId=clone)["Apps"]
+    assert app["Name"] == "shop" and app["AppId"] != world.app
+    assert client.describe_instances(StackId=clone)["Instances"] == []
+    assert client.describe_deployments(StackId=clone)["Deployments"] == []
+
+
+def test_update_layer_and_delete_layer(world, client):
+    assert body(client.update_layer(LayerId=world.layer, Packages=["nginx"])) == {}
+    assert client.describe_layers(LayerIds=[world.layer])["Layers"][0]["Packages"] == ["nginx"]
+    with pytest.raises(client.exceptions.ValidationException, match="still has 2 instances"):
+        client.delete_layer(LayerId=world.layer)
+    empty = client.create_layer(StackId=world.stack, Type="custom", Name="empty", Shortname="empty")["LayerId"]
+    assert body(client.delete_layer(LayerId=empty)) == {}
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.describe_layers(LayerIds=[empty])
+
+
+def test_delete_app_keeps_its_deployments(world, client):
+    deployment = world.deploy()
+    assert body(client.delete_app(AppId=world.app)) == {}
+    assert client.describe_apps(StackId=world.stack)["Apps"] == []
+    assert [d["DeploymentId"] for d in client.describe_deployments(StackId=world.stack)["Deployments"]] == [deployment]
+    with pytest.raises(client.exceptions.ResourceNotFoundException, match="Unable to find app with ID"):
+        client.describe_deployments(AppId=world.app)
+
+
+def test_delete_stack_needs_an_empty_stack(world, client):
+    with pytest.raises(client.exceptions.ValidationException,
+                       match="still has 2 instances, 1 layer and 1 app; delete them first"):
+        client.delete_stack(StackId=world.stack)
+    empty = new_stack(client, "empty")
+    assert body(client.delete_stack(StackId=empty)) == {}
+    assert [s["StackId"] for s in client.describe_stacks()["Stacks"]] == [world.stack]
+
+
+def test_tag_resource_untag_resource_and_list_tags(world, client):
+    arn = client.describe_stacks(StackIds=[world.stack])["Stacks"][0]["Arn"]
+    assert body(client.tag_resource(ResourceArn=arn, Tags={"team": "payments", "env": "prod"})) == {}
+    assert body(client.list_tags(ResourceArn=arn)) == {"Tags": {"env": "prod", "team": "payments"}}
+    assert body(client.untag_resource(ResourceArn=arn, TagKeys=["env"])) == {}
+    assert client.list_tags(ResourceArn=arn)["Tags"] == {"team": "payments"}
+    layer_arn = client.describe_layers(LayerIds=[world.layer])["Layers"][0]["Arn"]
+    client.tag_resource(ResourceArn=layer_arn, Tags={"role": "web"})
+    assert client.list_tags(ResourceArn=layer_arn)["Tags"] == {"role": "web"}
+
+
+def test_the_models_other_operations_are_methods_raising_unsupported_operation(client):
+    import opsworks_deployments
+    from opsworks_deployments._operations import UNSUPPORTED_OPERATIONS
+    assert "GrantAccess" in UNSUPPORTED_OPERATIONS and "RegisterVolume" in UNSUPPORTED_OPERATIONS
+    assert not set(UNSUPPORTED_OPERATIONS) & set(OPERATIONS)
+    for operation in UNSUPPORTED_OPERATIONS:
+        with pytest.raises(opsworks_deployments.UnsupportedOperationException) as e:
+            getattr(client, snake_case(operation))(StackId="x")
+        assert isinstance(e.value, opsworks_deployments.ClientError)
+        assert e.value.response["Error"]["Code"] == "UnsupportedOperationException"
+        assert e.value.response["Error"]["Message"].startswith(
+            "%s is not supported: owd manages no AWS resources" % operation)
+        assert e.value.operation_name == operation
+    with pytest.raises(client.exceptions.UnsupportedOperationException):
+        client.call("AttachElasticLoadBalancer", {})
+    with pytest.raises(opsworks_deployments.InvalidArgumentError, match="Unknown operation"):
+        client.call("DescribeEverything", {})
