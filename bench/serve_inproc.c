@@ -25,7 +25,7 @@ int main(int argc, char **argv) {
     size_t bytes = 0;
     while (t - start < seconds) {
         char *out = NULL;
-        if (owd_call_json(s, "DescribeDeployments", request, &out) != OWD_OK) { fprintf(stderr, "%s\n", out); return 1; }
+        if (owd_call_json(&out, s, "DescribeDeployments", request) != OWD_OK) { fprintf(stderr, "%s\n", out); return 1; }
         bytes = strlen(out);
         owd_free(out);
         calls++;
