@@ -126,3 +126,11 @@ test-fuzz-serve: $(SERVE_FUZZ)
 	$(call run-fuzz-serve,$(FUZZ_TEST_SECONDS))
 
 TEST_TARGETS += test-fuzz-serve
+
+# make test builds the benchmark programs (it does not run them): a change of the ABI that
+# leaves one behind fails here, not at the next `make bench`.
+.PHONY: test-bench-builds
+test-bench-builds: $(BENCH_BIN) $(SERVE_STUB) $(SERVE_INPROC)
+	@echo "bench: passed: $(notdir $^) build"
+
+TEST_TARGETS += test-bench-builds
