@@ -5,9 +5,11 @@
  *                                      "OPEN ERR <code> <type> <message>", then answers
  *                                      lines "<Operation> <json>" from stdin with
  *                                      "OK <json>" or "ERR <code> <type> <message>".
- *   crash PATH                         the crash child: creates deployments and
+ *   crash PATH [THREADS]               the crash child: creates deployments and
  *                                      completes commands for ever, printing each
- *                                      acknowledged change ("D <id>", "C <id> <status>").
+ *                                      acknowledged change ("D <id>", "C <id> <status>");
+ *                                      with THREADS, that many threads on one handle at
+ *                                      once (their commits share syncs: group commit).
  *   writer PATH N                      creates N deployments on its own stack, describing
  *                                      each (and its stack) while other processes write.
  *   threads PATH THREADS OPS           THREADS threads on one handle mixing creates,
@@ -169,31 +171,59 @@ static int repl(const char *path, int busy_ms, int durability) {
     return 0;
 }
 
-/* Prints only after the call returned success: every printed line is an acknowledged
- * change the parent will look for after the kill. */
-static _Noreturn void crash(const char *path) {
-    owd_store *store = open_store(path, 5000, OWD_DURABILITY_FULL);
-    char *stack = make_stack(store, 3);
-    srand((unsigned)getpid());
+/* One line per acknowledged change, whole (threads share stdout): printed only after
+ * the call returned success, so every line is a change the parent will look for after
+ * the kill. */
+static void acknowledge(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    flockfile(stdout);
+    vprintf(fmt, ap);
+    fflush(stdout);
+    funlockfile(stdout);
+    va_end(ap);
+}
+
+struct crash_args {
+    owd_store *store;
+    const char *stack;
+    unsigned seed;
+};
+
+static void *crash_loop(void *arg) {
+    struct crash_args *a = arg;
     for (;;) {
-        char *d = create_deployment(store, stack);
-        printf("D %s\n", d);
-        fflush(stdout);
-        json_t *commands = commands_of(store, d);
+        char *d = create_deployment(a->store, a->stack);
+        acknowledge("D %s\n", d);
+        json_t *commands = commands_of(a->store, d);
         /* Most deployments finish; some stay running with a command or two done. */
         size_t todo = json_array_size(commands);
-        if (rand() % 4 == 0) todo = (size_t)rand() % todo;
+        if (rand_r(&a->seed) % 4 == 0) todo = (size_t)rand_r(&a->seed) % todo;
         for (size_t i = 0; i < todo; i++) {
             const char *id = json_string_value(json_object_get(json_array_get(commands, i), "CommandId"));
-            const char *status = rand() % 5 == 0 ? "failed" : "successful";
-            json_decref(call(store, "CompleteCommand", "{\"CommandId\": \"%s\", \"Status\": \"%s\", \"ExitCode\": %d}",
+            const char *status = rand_r(&a->seed) % 5 == 0 ? "failed" : "successful";
+            json_decref(call(a->store, "CompleteCommand", "{\"CommandId\": \"%s\", \"Status\": \"%s\", \"ExitCode\": %d}",
                              id, status, status[0] == 'f' ? 1 : 0));
-            printf("C %s %s\n", id, status);
-            fflush(stdout);
+            acknowledge("C %s %s\n", id, status);
         }
         json_decref(commands);
         free(d);
     }
+    return NULL;
+}
+
+static _Noreturn void crash(const char *path, int nthreads) {
+    owd_store *store = open_store(path, 5000, OWD_DURABILITY_FULL);
+    char *stack = make_stack(store, 3);
+    if (nthreads < 1 || nthreads > 256) DIE("crash: THREADS must be 1..256");
+    struct crash_args args[256];
+    pthread_t tids[256];
+    for (int i = 0; i < nthreads; i++) {
+        args[i] = (struct crash_args){store, stack, (unsigned)getpid() * 31u + (unsigned)i};
+        if (i > 0 && pthread_create(&tids[i], NULL, crash_loop, &args[i]) != 0) DIE("pthread_create");
+    }
+    crash_loop(&args[0]);
+    abort();
 }
 
 static int writer(const char *path, int n) {
@@ -344,7 +374,7 @@ static int bench(const char *path, int n, int durability) {
 int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "repl") == 0)
         return repl(argv[2], argc > 3 ? atoi(argv[3]) : 5000, argc > 4 ? atoi(argv[4]) : 0);
-    if (argc == 3 && strcmp(argv[1], "crash") == 0) crash(argv[2]);
+    if ((argc == 3 || argc == 4) && strcmp(argv[1], "crash") == 0) crash(argv[2], argc == 4 ? atoi(argv[3]) : 1);
     if (argc == 4 && strcmp(argv[1], "writer") == 0) return writer(argv[2], atoi(argv[3]));
     if (argc == 5 && strcmp(argv[1], "threads") == 0) return threads(argv[2], atoi(argv[3]), atoi(argv[4]));
     if (argc == 5 && strcmp(argv[1], "bench") == 0) return bench(argv[2], atoi(argv[3]), atoi(argv[4]));
