@@ -31,7 +31,7 @@ extension Engine {
         g.queue.append(call)
         if let leader = g.gathering, g.queue.count >= g.gather { leader.woken.signal() }
         while !call.done {
-            if g.leading {
+            if g.leading || call.taken {
                 call.woken.wait(g.mutex)
                 continue
             }
@@ -44,41 +44,70 @@ extension Engine {
             }
             let batch = g.queue
             g.queue.removeAll(keepingCapacity: true)
+            for p in batch { p.taken = true }
             let hook = g.beforeCommit
             g.beforeCommit = nil
             g.mutex.unlock()
             // Readers never take writeLock (file stores read through their own
             // connection), so no reader waits on this group's sync.
-            writeLock.locked { run(batch, beforeCommit: hook) }
+            let committed = writeLock.locked { run(batch, beforeCommit: hook) }
             g.mutex.lock()
             g.groups += 1
             g.calls += batch.count
             g.largest = max(g.largest, batch.count)
             g.leading = false
+            let next = g.queue.first
+            g.mutex.unlock()
+            // The next group starts now (each wake is a system call: outside the mutex;
+            // `next` keeps its `PendingWrite` alive), while this one's cache load (file
+            // stores: through the reader, as reads load) runs beside it, before its
+            // calls return.
+            next?.woken.signal()
+            if committed && reader != nil { catchUp() }
+            g.mutex.lock()
             for p in batch {
+                // Its caller returns from `withoutActuallyEscaping` once done: nothing
+                // may hold its body by then.
+                p.body = nil
                 p.done = true
-                if p !== call { p.woken.signal() }
             }
-            g.queue.first?.woken.signal()
+            g.mutex.unlock()
+            for p in batch where p !== call { p.woken.signal() }
+            g.mutex.lock()
         }
         g.mutex.unlock()
         if let error = call.error { throw error }
     }
 
-    /// Commits one group (under writeLock) and brings the cache up to it. Each call's
-    /// fate is in its `error`.
-    private func run(_ batch: [PendingWrite], beforeCommit hook: (() -> Void)?) {
+    /// Commits one group (under writeLock); true when any call's change was committed.
+    /// Each call's fate is in its `error`. In-memory stores bring the cache up here (their
+    /// one connection is the writer); file stores after writeLock is released.
+    private func run(_ batch: [PendingWrite], beforeCommit hook: (() -> Void)?) -> Bool {
         if batch.count == 1 || !runTogether(batch, beforeCommit: hook) {
             // Alone, or the group's transaction could not commit as a whole: each call
             // that was not refused by its own rules gets a transaction of its own, and
             // the fate it would have had alone.
             for p in batch where !p.refused { runAlone(p, beforeCommit: hook) }
         }
-        guard batch.contains(where: { $0.error == nil }) else { return }
-        // Committed: the calls succeeded, whatever happens next. Should the cache fail
-        // to follow (memory ran out), the next read reloads it.
+        guard batch.contains(where: { $0.error == nil }) else { return false }
+        if reader == nil { catchUp() }
+        return true
+    }
+
+    /// After a commit: the cache up to it before its calls return. The calls succeeded,
+    /// whatever happens here: should the cache fail to follow (memory ran out), the next
+    /// read reloads it.
+    private func catchUp() {
         do {
-            try writer.transaction(immediate: false) { try load(writer) }
+            if let reader {
+                try readLock.locked {
+                    let version = try reader.scalar("PRAGMA data_version")
+                    try reader.transaction(immediate: false) { try load(reader) }
+                    dataVersion = version
+                }
+            } else {
+                try writer.transaction(immediate: false) { try load(writer) }
+            }
         } catch {
             cache.writing { $0.stale = true }
         }
@@ -147,8 +176,9 @@ extension Engine {
 
     /// One call as one change: the next change number, the body, the bump.
     private func apply(_ p: PendingWrite) throws {
+        guard let body = p.body else { throw OwdError.internal("a write ran after it was done") }
         let change = try writer.scalar("SELECT value FROM meta WHERE key='change_seq'") + 1
-        try p.body(writer, change)
+        try body(writer, change)
         let bump = try writer.prepare("UPDATE meta SET value=? WHERE key='change_seq'")
         bump.bind(1, change)
         try bump.run()
@@ -201,10 +231,13 @@ struct Tombstone {
 /// One write call waiting for the group commit that carries it. Its fields other than
 /// `body` are reached under the group's mutex, or by the leader running it.
 final class PendingWrite {
-    let body: (Connection, Int64) throws -> Void
+    /// Released by the leader once the call is done.
+    var body: ((Connection, Int64) throws -> Void)?
     /// Signalled when the call is done, or when it should lead the next group.
     let woken = Condition()
     var error: Error?
+    /// In a group (run, or being run, by its leader).
+    var taken = false
     var done = false
     /// Refused by its own rules inside a group (its savepoint rolled back): not run again
     /// if the group's transaction fails.
