@@ -14,7 +14,8 @@
  *                                      each (and its stack) while other processes write.
  *   threads PATH THREADS OPS           THREADS threads on one handle mixing creates,
  *                                      completes and describes; checks every invariant.
- *   bench PATH N DURABILITY            creates N deployments; prints the rate.
+ *   bench PATH N DURABILITY [THREADS]  creates N deployments (from each of THREADS
+ *                                      threads on one handle); prints the rate.
  *
  * Any failure prints "FAIL ..." on stderr and exits 1.
  */
@@ -359,13 +360,34 @@ static int threads(const char *path, int nthreads, int ops) {
     return 0;
 }
 
-static int bench(const char *path, int n, int durability) {
+struct bench_args {
+    owd_store *store;
+    const char *stack;
+    int n;
+};
+
+static void *bench_thread(void *arg) {
+    struct bench_args *a = arg;
+    for (int i = 0; i < a->n; i++) free(create_deployment(a->store, a->stack));
+    return NULL;
+}
+
+/* N creates from each of THREADS threads on one handle (their commits may share syncs). */
+static int bench(const char *path, int n, int durability, int nthreads) {
     owd_store *store = open_store(path, 5000, durability);
     char *stack = make_stack(store, 2);
+    if (nthreads < 1 || nthreads > 256) DIE("bench: THREADS must be 1..256");
+    pthread_t tids[256];
+    struct bench_args args = {store, stack, n};
     double t0 = now_s();
-    for (int i = 0; i < n; i++) free(create_deployment(store, stack));
+    for (int i = 1; i < nthreads; i++)
+        if (pthread_create(&tids[i], NULL, bench_thread, &args) != 0) DIE("pthread_create");
+    bench_thread(&args);
+    for (int i = 1; i < nthreads; i++) pthread_join(tids[i], NULL);
     double elapsed = now_s() - t0;
-    printf("%d creates in %.3f s: %.0f/s\n", n, elapsed, n / elapsed);
+    int total = n * nthreads;
+    if (count_stack(store, stack) != (size_t)total) DIE("%zu deployments, %d created", count_stack(store, stack), total);
+    printf("%d creates in %.3f s: %.0f/s\n", total, elapsed, total / elapsed);
     owd_store_close(store);
     free(stack);
     return 0;
@@ -377,7 +399,8 @@ int main(int argc, char **argv) {
     if ((argc == 3 || argc == 4) && strcmp(argv[1], "crash") == 0) crash(argv[2], argc == 4 ? atoi(argv[3]) : 1);
     if (argc == 4 && strcmp(argv[1], "writer") == 0) return writer(argv[2], atoi(argv[3]));
     if (argc == 5 && strcmp(argv[1], "threads") == 0) return threads(argv[2], atoi(argv[3]), atoi(argv[4]));
-    if (argc == 5 && strcmp(argv[1], "bench") == 0) return bench(argv[2], atoi(argv[3]), atoi(argv[4]));
+    if ((argc == 5 || argc == 6) && strcmp(argv[1], "bench") == 0)
+        return bench(argv[2], atoi(argv[3]), atoi(argv[4]), argc == 6 ? atoi(argv[5]) : 1);
     fprintf(stderr, "usage: see the comment at the top of owd_durability.c\n");
     return 2;
 }

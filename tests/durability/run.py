@@ -513,17 +513,19 @@ def test_busy(tmp):
     return f"StoreBusy after {waited * 1000:.0f} ms (timeout 100 ms), nothing changed; the retry succeeded"
 
 
-def test_fsync(tmp, creates=50):
-    """FULL syncs the WAL at every committing call; NORMAL does not (strace counts)."""
+def test_fsync(tmp, creates=50, threads=32, each=10):
+    """FULL syncs the WAL at every commit, NORMAL does not; 32 threads on one handle share
+    syncs (group commit): far fewer syncs than creates (strace counts)."""
     import shutil
     if not shutil.which("strace"):
         return "skipped: strace is not installed"
     counts = {}
-    for mode, name in ((0, "FULL"), (1, "NORMAL")):
+    for mode, name, argv in ((0, "FULL", [str(creates), "0"]), (1, "NORMAL", [str(creates), "1"]),
+                             (0, "FULL32", [str(each), "0", str(threads)])):
         trace = os.path.join(tmp, f"strace.{name}")
         p = subprocess.run(["strace", "-f", "-c", "-e", "trace=fsync,fdatasync", "-o", trace,
-                            TOOL, "bench", os.path.join(tmp, f"{name}.owd"), str(creates), str(mode)],
-                           capture_output=True, text=True, timeout=60)
+                            TOOL, "bench", os.path.join(tmp, f"{name}.owd")] + argv,
+                           capture_output=True, text=True, timeout=120)
         if p.returncode != 0 and "ptrace" in p.stderr:
             return f"skipped: strace cannot trace here ({p.stderr.strip()})"
         check(p.returncode == 0, f"bench {name}: {p.stderr.strip()}")
@@ -532,7 +534,10 @@ def test_fsync(tmp, creates=50):
                                if line.split()[-1:] in (["fsync"], ["fdatasync"]))
     check(counts["FULL"] >= creates, f"FULL: {counts['FULL']} syncs for {creates} creates")
     check(counts["NORMAL"] < creates // 2, f"NORMAL: {counts['NORMAL']} syncs for {creates} creates")
-    return f"{creates} creates: {counts['FULL']} syncs with FULL, {counts['NORMAL']} with NORMAL (setup included)"
+    grouped = threads * each
+    check(counts["FULL32"] < grouped // 2, f"FULL, {threads} threads: {counts['FULL32']} syncs for {grouped} creates")
+    return (f"{creates} creates: {counts['FULL']} syncs with FULL, {counts['NORMAL']} with NORMAL; "
+            f"{grouped} creates from {threads} threads, FULL: {counts['FULL32']} syncs (setup included)")
 
 
 TESTS = [test_new_file_mode, test_fsync, test_refusal, test_upgrade, test_visibility, test_busy, test_threads,
