@@ -23,11 +23,14 @@ TEST_TARGETS := test-swift
 .PHONY: all build deps demo test test-swift install clean print-version
 all: build
 
-# System packages: jansson and SQLite headers, valgrind for the C tests.
+# System packages: jansson and SQLite headers, valgrind for the C tests; libmicrohttpd and
+# libcrypto (OpenSSL) for the owd program only (libowd.so links neither).
 deps:
 	@missing=""; \
 	[ -f /usr/include/jansson.h ] || missing="$$missing libjansson-dev"; \
 	[ -f /usr/include/sqlite3.h ] || missing="$$missing libsqlite3-dev"; \
+	[ -f /usr/include/microhttpd.h ] || missing="$$missing libmicrohttpd-dev"; \
+	[ -f /usr/include/openssl/hmac.h ] || missing="$$missing libssl-dev"; \
 	command -v valgrind >/dev/null || missing="$$missing valgrind"; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
 	if [ -n "$$missing" ]; then \

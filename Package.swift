@@ -6,10 +6,20 @@ import PackageDescription
 //   COwd               the public header include/owd.h (+ per-thread error storage)
 //   OwdCore            the model, the rules of behaviour.md, the store
 //   Owd                the C ABI: one @c @implementation per header function
+//   COwdHTTP, COwdCrypto, COwdModel   libmicrohttpd, libcrypto (SHA-256, HMAC) and the
+//                      embedded OpsWorks model: the owd program's only (libowd.so links none)
+//   OwdServer          `owd serve`'s endpoint (section 13): SigV4, routing, error mapping
+//   OwdProgram         the `owd` executable (product owd-program; the Makefile names it owd)
 let package = Package(
     name: "owd",
     products: [
         .library(name: "owd", type: .dynamic, targets: ["Owd"]),
+        // Not named owd: SwiftPM builds no executable that shares the library's name.
+        .executable(name: "owd-program", targets: ["OwdProgram"]),
+        .executable(name: "owd-serve-fuzz", targets: ["OwdServeFuzz"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         .target(name: "CJansson", linkerSettings: [.linkedLibrary("jansson")]),
@@ -17,7 +27,18 @@ let package = Package(
         .target(name: "COwd", dependencies: ["CJansson"]),
         .target(name: "OwdCore", dependencies: ["CJansson", "CSQLite"]),
         .target(name: "Owd", dependencies: ["OwdCore", "COwd", "CJansson"]),
+        .target(name: "COwdHTTP", linkerSettings: [.linkedLibrary("microhttpd")]),
+        .target(name: "COwdCrypto", linkerSettings: [.linkedLibrary("crypto")]),
+        // files.S .incbin's the model by paths from the repository root.
+        .target(name: "COwdModel", cSettings: [.unsafeFlags(["-I", Context.packageDirectory])]),
+        .target(name: "OwdServer", dependencies: ["OwdCore", "CJansson", "COwdHTTP", "COwdCrypto", "COwdModel"]),
+        .executableTarget(name: "OwdProgram", dependencies: [
+            "OwdServer", "OwdCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // libFuzzer's driver with -DOWD_FUZZ (make fuzz-serve); a replayer of inputs otherwise.
+        .executableTarget(name: "OwdServeFuzz", dependencies: ["OwdServer", "OwdCore", "CJansson"]),
         .testTarget(name: "OwdCoreTests", dependencies: ["OwdCore", "CJansson"]),
+        .testTarget(name: "OwdServerTests", dependencies: ["OwdServer", "OwdCore", "CJansson"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -16,6 +16,9 @@ from setuptools.errors import SetupError
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPOSITORY = os.path.dirname(os.path.dirname(HERE))
 BUILT = os.path.join(REPOSITORY, ".build", "release", "libowd.so")
+# The documented OpsWorks model (for `python -m opsworks_deployments install-model`).
+MODEL = os.path.join(REPOSITORY, "model", "opsworks", "2013-02-18")
+MODEL_FILES = ("service-2.json", "waiters-2.json", "paginators-1.json")
 
 
 def library():
@@ -36,6 +39,10 @@ class BuildPy(build_py):
         target = os.path.join(self.build_lib, "opsworks_deployments", "libowd.so")
         shutil.copyfile(source, target)
         os.chmod(target, 0o755)
+        folder = os.path.join(self.build_lib, "opsworks_deployments", "model", "opsworks", "2013-02-18")
+        os.makedirs(folder, exist_ok=True)
+        for name in MODEL_FILES:
+            shutil.copyfile(os.path.join(MODEL, name), os.path.join(folder, name))
 
 
 class BdistWheel(bdist_wheel):

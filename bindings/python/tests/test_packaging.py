@@ -39,6 +39,7 @@ def wheel(tmp_path_factory):
     shutil.copytree(PACKAGE, source / "bindings" / "python", symlinks=True,
                     ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", "tests"))
     shutil.copy(os.path.join(ROOT, "VERSION"), source / "VERSION")
+    shutil.copytree(os.path.join(ROOT, "model"), source / "model")
     os.makedirs(source / ".build" / "release")
     os.symlink(os.path.realpath(LIBRARY), source / ".build" / "release" / "libowd.so")
     result = pip("wheel", "--no-deps", "-w", str(out), str(source / "bindings" / "python"))
@@ -61,6 +62,8 @@ def test_wheel_carries_the_built_library_and_the_model(wheel):
         names = set(z.namelist())
         for name in ("__init__.py", "_lib.py", "client.py", "bridge.py", "exceptions.py", "waiter.py",
                      "VERSION", "libowd.so", "data/opsworks/2013-02-18/service-2.json",
+                     "model/opsworks/2013-02-18/service-2.json", "model/opsworks/2013-02-18/waiters-2.json",
+                     "model/opsworks/2013-02-18/paginators-1.json",
                      "data/opsworks/2013-02-18/service-2.sdk-extras.json",
                      "data/opsworks/2013-02-18/waiters-2.json"):
             assert "opsworks_deployments/" + name in names, name

@@ -1,0 +1,215 @@
+#define _GNU_SOURCE
+#include "owd_http.h"
+
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct owdh_server {
+    struct MHD_Daemon *daemon;
+    owdh_options options;
+    unsigned short port;
+    _Atomic unsigned int in_flight;
+};
+
+/* One per request: its body so far and what is known of its bounds. */
+typedef struct request_state {
+    unsigned char *body;
+    size_t len, cap;
+    unsigned int refused;
+} request_state;
+
+typedef struct fields {
+    owdh_field *items;
+    size_t count, cap;
+} fields;
+
+static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_len,
+                               const char *value, size_t value_len) {
+    (void)kind;
+    fields *f = cls;
+    if (f->count == f->cap) return MHD_NO;
+    f->items[f->count++] = (owdh_field){key, key_len, value ? value : "", value ? value_len : 0};
+    return MHD_YES;
+}
+
+static enum MHD_Result measure(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    (void)kind;
+    *(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4; /* "name: value\r\n" */
+    return MHD_YES;
+}
+
+static void gather(struct MHD_Connection *c, enum MHD_ValueKind kind, fields *f, owdh_field *stack, size_t stack_cap) {
+    int n = MHD_get_connection_values(c, kind, NULL, NULL);
+    f->count = 0;
+    f->items = stack;
+    f->cap = stack_cap;
+    if (n > 0 && (size_t)n > stack_cap) {
+        f->items = malloc(sizeof(owdh_field) * (size_t)n);
+        f->cap = f->items ? (size_t)n : 0;
+    }
+    if (n > 0 && f->cap) MHD_get_connection_values_n(c, kind, collect, f);
+}
+
+static enum MHD_Result answer(owdh_server *s, struct MHD_Connection *c, const char *method, const char *url,
+                              request_state *st) {
+    owdh_field hstack[32], qstack[8];
+    fields h, q;
+    gather(c, MHD_HEADER_KIND, &h, hstack, 32);
+    gather(c, MHD_GET_ARGUMENT_KIND, &q, qstack, 8);
+    static const unsigned char empty[1] = {0};
+    owdh_request r = {
+        .method = method, .path = url,
+        .headers = h.items, .header_count = h.count,
+        .query = q.items, .query_count = q.count,
+        .body = st->body ? st->body : empty, .body_len = st->body ? st->len : 0,
+        .refused = st->refused,
+    };
+    owdh_response out;
+    memset(&out, 0, sizeof out);
+    out.status = 500;
+    s->options.handler(s->options.context, &r, &out);
+    if (h.items != hstack) free(h.items);
+    if (q.items != qstack) free(q.items);
+    /* The body is no longer needed: free it now rather than when the connection moves on. */
+    free(st->body);
+    st->body = NULL;
+    st->len = st->cap = 0;
+
+    struct MHD_Response *resp = out.body
+        ? MHD_create_response_from_buffer(out.body_len, out.body, MHD_RESPMEM_MUST_FREE)
+        : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!resp) { free(out.body); return MHD_NO; }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            out.content == OWDH_TEXT ? "text/plain; charset=utf-8" : "application/x-amz-json-1.1");
+    if (out.request_id[0]) MHD_add_response_header(resp, "x-amzn-RequestId", out.request_id);
+    if (out.error_type[0]) MHD_add_response_header(resp, "X-Amzn-ErrorType", out.error_type);
+    enum MHD_Result ok = MHD_queue_response(c, out.status, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                      const char *version, const char *upload_data, size_t *upload_data_size,
+                                      void **con_cls) {
+    (void)version;
+    owdh_server *s = cls;
+    request_state *st = *con_cls;
+    if (!st) {
+        st = calloc(1, sizeof *st);
+        if (!st) return MHD_NO;
+        *con_cls = st;
+        atomic_fetch_add(&s->in_flight, 1);
+        size_t header_bytes = 0;
+        MHD_get_connection_values(c, MHD_HEADER_KIND, measure, &header_bytes);
+        if (header_bytes > s->options.max_headers) st->refused = 431;
+        const char *length = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (!st->refused && length) {
+            char *end = NULL;
+            unsigned long long n = strtoull(length, &end, 10);
+            if (end != length && n > s->options.max_body) st->refused = 413;
+        }
+        /* Refused before the body is read: answered now, the connection then closes. */
+        if (st->refused) return answer(s, c, method, url, st);
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (st->refused) return MHD_YES; /* counted past the bound: the rest is dropped */
+        if (n > s->options.max_body - st->len) {
+            st->refused = 413;
+            free(st->body);
+            st->body = NULL;
+            st->len = st->cap = 0;
+            return MHD_YES;
+        }
+        if (st->len + n > st->cap) {
+            size_t cap = st->cap ? st->cap : 4096;
+            while (cap < st->len + n) cap *= 2;
+            if (cap > s->options.max_body) cap = s->options.max_body;
+            unsigned char *b = realloc(st->body, cap);
+            if (!b) return MHD_NO;
+            st->body = b;
+            st->cap = cap;
+        }
+        memcpy(st->body + st->len, upload_data, n);
+        st->len += n;
+        return MHD_YES;
+    }
+    return answer(s, c, method, url, st);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+    (void)c; (void)toe;
+    owdh_server *s = cls;
+    request_state *st = *con_cls;
+    if (!st) return;
+    free(st->body);
+    free(st);
+    *con_cls = NULL;
+    atomic_fetch_sub(&s->in_flight, 1);
+}
+
+owdh_server *owdh_start(const owdh_options *o, char *err, size_t err_len) {
+    if (err_len) err[0] = 0;
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    char port[8];
+    snprintf(port, sizeof port, "%u", (unsigned)o->port);
+    int rc = getaddrinfo(o->host, port, &hints, &ai);
+    if (rc != 0 || !ai) {
+        snprintf(err, err_len, "cannot resolve host %s: %s", o->host, gai_strerror(rc));
+        return NULL;
+    }
+    owdh_server *s = calloc(1, sizeof *s);
+    if (!s) { freeaddrinfo(ai); snprintf(err, err_len, "out of memory"); return NULL; }
+    s->options = *o;
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+    if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+    /* The connection's memory pool holds its header lines and read buffer: the header
+     * bound is checked exactly by the handler, this only caps what a client can make MHD hold. */
+    /* MHD zeroes the whole pool for every request: no bigger than the bound needs. */
+    size_t pool = o->max_headers + 16384;
+    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, s,
+                                 MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                                 MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(o->threads ? o->threads : 1),
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)o->idle_timeout,
+                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
+                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned int)o->max_connections,
+                                 MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+                                 MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!s->daemon) {
+        snprintf(err, err_len, "cannot listen on %s port %u (in use, or not an address of this machine)",
+                 o->host, (unsigned)o->port);
+        free(s);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : o->port;
+    return s;
+}
+
+unsigned short owdh_port(const owdh_server *s) { return s ? s->port : 0; }
+
+void owdh_quiesce(owdh_server *s) {
+    if (!s || !s->daemon) return;
+    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+    if (fd != MHD_INVALID_SOCKET) close(fd);
+}
+
+unsigned int owdh_in_flight(const owdh_server *s) { return s ? atomic_load(&((owdh_server *)s)->in_flight) : 0; }
+
+void owdh_stop(owdh_server *s) {
+    if (!s) return;
+    if (s->daemon) MHD_stop_daemon(s->daemon);
+    free(s);
+}

@@ -1,0 +1,168 @@
+import ArgumentParser
+import OwdCore
+import OwdServer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The owd program: each job a subcommand; the logic lives in OwdCore and OwdServer.
+struct OwdCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "owd",
+        abstract: "AWS OpsWorks Stacks' API, self-hosted.",
+        subcommands: [Serve.self, ModelCommand.self])
+}
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Answer the AWS JSON 1.1 OpsWorks endpoint (SigV4), so the aws CLI and every SDK use the store.",
+        discussion: """
+        Once it accepts connections, the first line on stdout is `owd: listening on http://HOST:PORT`. \
+        Clients reach it with the model installed (`owd model install`) and \
+        AWS_ENDPOINT_URL_OPSWORKS=http://HOST:PORT. SIGINT or SIGTERM: stop accepting, finish the \
+        requests in flight (at most 10 s), close the store, exit 0. One line per request on stderr \
+        (time, operation, status, duration, request id, caller; never a secret, signature or body).
+        """)
+
+    @Option(help: "The store file (SQLite); created when missing.")
+    var store: String
+
+    @Option(help: "The address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "The TCP port (0: any free port, printed on the first line).")
+    var port = 4566
+
+    @Option(help: "The region requests must be signed for (SigV4 scope).")
+    var region = "us-east-1"
+
+    @Option(help: ArgumentHelp("The credentials file: {\"Credentials\": [{\"AccessKeyId\", \"SecretAccessKey\", \"IamUserArn\"}]} (IamUserArn absent: the store's owner). Refused when group or others can read it.", valueName: "file"))
+    var credentials: String?
+
+    @Flag(help: "Check no signature: every request acts as the store's owner (tests only).")
+    var noAuth = false
+
+    @Flag(help: "No log line per request on stderr.")
+    var quiet = false
+
+    @Option(help: .hidden)
+    var idleTimeout = 30
+
+    /// The HTTP thread pool: one epoll thread per core by default.
+    @Option(help: .hidden)
+    var threads = max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+
+    func validate() throws {
+        if (credentials == nil) == !noAuth {
+            throw ValidationError("give exactly one of --credentials FILE and --no-auth")
+        }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
+        guard (1...3600).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be 1...3600 seconds") }
+        guard (1...64).contains(threads) else { throw ValidationError("--threads must be 1...64") }
+        guard !region.isEmpty else { throw ValidationError("--region must not be empty") }
+    }
+
+    func run() throws {
+        // Signals are taken by sigwait below: blocked before any thread starts, so every
+        // server thread inherits the mask.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        signal(SIGPIPE, SIG_IGN)
+
+        var verifier: SigV4Verifier?
+        if let credentials {
+            do {
+                let list = try CredentialsFile.load(path: credentials)
+                verifier = SigV4Verifier(region: region, credentials: list, clock: { Int64(time(nil)) })
+            } catch let e as CredentialsFile.Failure {
+                fail(e.description)
+            }
+        }
+        var opened: Store?
+        do {
+            opened = try Store(path: store)
+        } catch let e as OwdError {
+            fail("cannot open store \(store): \(e.message)")
+        }
+        let log = RequestLog(quiet: quiet)
+        var options = Server.Options()
+        options.host = host
+        options.port = UInt16(port)
+        options.idleTimeout = UInt32(idleTimeout)
+        options.threads = UInt32(threads)
+        var server: Server?
+        do {
+            server = try Server(endpoint: Endpoint(store: opened!, verifier: verifier, modelOperations: Model.awsOperations),
+                                log: log, options: options)
+        } catch let e as Server.StartFailure {
+            fail(e.description)
+        }
+        opened = nil
+        if noAuth {
+            log.write("owd: --no-auth: no signature is checked, every request acts as the store's owner (for tests only)\n")
+        }
+        let shown = host.contains(":") ? "[\(host)]" : host
+        print("owd: listening on http://\(shown):\(server!.port)")
+        fflush(stdout)
+
+        var received: Int32 = 0
+        while sigwait(&signals, &received) != 0 {}
+        let name = received == SIGINT ? "SIGINT" : "SIGTERM"
+        server!.quiesce()
+        let pending = server!.inFlight
+        log.write("owd: \(name): stopped accepting connections; finishing \(pending) request(s) in flight\n")
+        var waited = 0
+        while server!.inFlight > 0 && waited < 1000 {
+            usleep(10_000)
+            waited += 1
+        }
+        if server!.inFlight > 0 {
+            log.write("owd: \(server!.inFlight) request(s) still in flight after 10 s: closing their connections\n")
+        }
+        server!.stop()
+        server = nil   // the last reference to the store: closed here
+        log.write("owd: store closed; exiting\n")
+    }
+
+    func fail(_ message: String) -> Never {
+        let text = "owd: \(message)\n"
+        _ = text.withCString { write(2, $0, strlen($0)) }
+        Glibc.exit(1)
+    }
+}
+
+struct ModelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model",
+        abstract: "The OpsWorks API model, for clients whose botocore dropped it (1.40.19 and later).",
+        subcommands: [Install.self])
+
+    struct Install: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the OpsWorks model (documentation, waiters, paginators, owd's own operations).",
+            discussion: "Writes DIR/opsworks/2013-02-18/{service-2,waiters-2,paginators-1}.json. botocore and the aws CLI read ~/.aws/models (the default) and every folder of AWS_DATA_PATH.")
+
+        @Option(help: ArgumentHelp("The models folder (default: ~/.aws/models).", valueName: "dir"))
+        var dir: String?
+
+        func run() throws {
+            var target = dir
+            if target == nil {
+                guard let home = getenv("HOME").map({ String(cString: $0) }), !home.isEmpty else {
+                    throw ValidationError("HOME is not set: give --dir")
+                }
+                target = home + "/.aws/models"
+            }
+            do {
+                for path in try Model.install(into: target!) { print("owd: wrote \(path)") }
+            } catch let e as Model.Failure {
+                throw ValidationError(e.description)
+            }
+        }
+    }
+}
+
+OwdCommand.main()

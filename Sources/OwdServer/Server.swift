@@ -1,0 +1,186 @@
+import COwdHTTP
+import OwdCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One line per request on stderr: time, operation, status, duration, request id, caller.
+/// Never a secret, a signature, a header's value or a body.
+public final class RequestLog: @unchecked Sendable {
+    let fd: Int32
+    public let quiet: Bool
+
+    public init(fd: Int32 = 2, quiet: Bool) {
+        self.fd = fd
+        self.quiet = quiet
+    }
+
+    public static func line(time: Int64, micros: Int, _ r: HTTPResponse, elapsed: Double) -> String {
+        var s = Time.line(time)
+        s += " "
+        s += r.operation
+        s += " "
+        s += String(r.status)
+        if let type = r.errorType { s += " "; s += type }
+        s += " "
+        s += Time.ms(elapsed)
+        s += " "
+        s += r.requestID
+        s += " "
+        s += r.caller ?? "owner"
+        if let detail = r.detail { s += " ("; s += Endpoint.printable(detail); s += ")" }
+        s += "\n"
+        return s
+    }
+
+    public func write(_ text: String) {
+        var t = text
+        t.withUTF8 { b in
+            var done = 0
+            while done < b.count {
+                let n = Glibc.write(fd, b.baseAddress! + done, b.count - done)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return }
+                done += n
+            }
+        }
+    }
+
+    func record(_ r: HTTPResponse, started: timespec) {
+        if quiet { return }
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let elapsed = Double(now.tv_sec - started.tv_sec) + Double(now.tv_nsec - started.tv_nsec) / 1e9
+        write(RequestLog.line(time: Int64(Glibc.time(nil)), micros: 0, r, elapsed: elapsed))
+    }
+}
+
+enum Time {
+    static func line(_ t: Int64) -> String {
+        let d = SigV4Verifier.amzDate(t)
+        let b = Array(d.utf8)
+        func p(_ r: Range<Int>) -> String { String(decoding: b[r], as: UTF8.self) }
+        return "\(p(0..<4))-\(p(4..<6))-\(p(6..<8))T\(p(9..<11)):\(p(11..<13)):\(p(13..<15))Z"
+    }
+
+    static func ms(_ seconds: Double) -> String {
+        let us = Int((seconds * 1e6).rounded())
+        let frac = us % 1000
+        return "\(us / 1000).\(frac < 10 ? "00" : frac < 100 ? "0" : "")\(frac)ms"
+    }
+}
+
+/// The HTTP server: libmicrohttpd's thread pool (epoll) with the endpoint above it.
+public final class Server {
+    public struct Options {
+        public var host = "127.0.0.1"
+        public var port: UInt16 = 4566
+        public var threads: UInt32 = 4
+        public var idleTimeout: UInt32 = 30
+        public var maxConnections: UInt32 = 1024
+        public init() {}
+    }
+
+    final class Context {
+        let endpoint: Endpoint
+        let log: RequestLog
+        init(endpoint: Endpoint, log: RequestLog) {
+            self.endpoint = endpoint
+            self.log = log
+        }
+    }
+
+    public struct StartFailure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    let context: Unmanaged<Context>
+    var server: OpaquePointer?
+    public private(set) var port: UInt16 = 0
+
+    public init(endpoint: Endpoint, log: RequestLog, options: Options) throws {
+        context = Unmanaged.passRetained(Context(endpoint: endpoint, log: log))
+        var err = [CChar](repeating: 0, count: 256)
+        let started: OpaquePointer? = options.host.withCString { host in
+            var o = owdh_options()
+            o.host = host
+            o.port = options.port
+            o.threads = options.threads
+            o.idle_timeout = options.idleTimeout
+            o.max_body = Endpoint.maxBody
+            o.max_headers = Endpoint.maxHeaders
+            o.max_connections = options.maxConnections
+            o.handler = serveOne
+            o.context = UnsafeMutableRawPointer(context.toOpaque())
+            return owdh_start(&o, &err, err.count)
+        }
+        guard let started else {
+            context.release()
+            throw StartFailure(description: String(cString: err))
+        }
+        server = started
+        port = owdh_port(started)
+    }
+
+    /// Stops accepting connections.
+    public func quiesce() { owdh_quiesce(server) }
+
+    public var inFlight: UInt32 { owdh_in_flight(server) }
+
+    /// Closes every connection (after `quiesce` and the wait for requests in flight).
+    public func stop() {
+        guard let s = server else { return }
+        server = nil
+        owdh_stop(s)
+        context.release()
+    }
+
+    deinit { stop() }
+}
+
+/// The C callback: one request in, one response out.
+private func serveOne(_ context: UnsafeMutableRawPointer?, _ request: UnsafePointer<owdh_request>?,
+                      _ response: UnsafeMutablePointer<owdh_response>?) {
+    guard let context, let request, let response else { return }
+    var started = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &started)
+    let c = Unmanaged<Server.Context>.fromOpaque(context).takeUnretainedValue()
+    let r = request.pointee
+    func string(_ p: UnsafePointer<CChar>?, _ n: Int) -> String {
+        guard let p else { return "" }
+        return String(decoding: UnsafeRawBufferPointer(start: p, count: n), as: UTF8.self)
+    }
+    func fields(_ p: UnsafePointer<owdh_field>?, _ n: Int) -> [(String, String)] {
+        guard let p else { return [] }
+        var out: [(String, String)] = []
+        out.reserveCapacity(n)
+        for i in 0..<n {
+            let f = p[i]
+            out.append((string(f.name, f.name_len), string(f.value, f.value_len)))
+        }
+        return out
+    }
+    let http = HTTPRequest(method: r.method.map { String(cString: $0) } ?? "",
+                           path: r.path.map { String(cString: $0) } ?? "",
+                           query: fields(r.query, r.query_count),
+                           headers: fields(r.headers, r.header_count),
+                           body: UnsafeRawBufferPointer(start: r.body, count: r.body_len),
+                           refused: r.refused)
+    let out = c.endpoint.handle(http)
+    response.pointee.status = out.status
+    response.pointee.content = out.json ? Int32(OWDH_JSON) : Int32(OWDH_TEXT)
+    response.pointee.body = out.body
+    response.pointee.body_len = out.count
+    copy(out.requestID, into: &response.pointee.request_id)
+    copy(out.errorType ?? "", into: &response.pointee.error_type)
+    c.log.record(out, started: started)
+}
+
+private func copy<T>(_ s: String, into field: inout T) {
+    withUnsafeMutableBytes(of: &field) { raw in
+        let n = min(s.utf8.count, raw.count - 1)
+        var i = 0
+        for b in s.utf8.prefix(n) { raw[i] = b; i += 1 }
+        raw[n] = 0
+    }
+}
