@@ -11,6 +11,7 @@ With --baseline-lib (a libowd.so of an earlier revision) the same runs are made 
 for "1 writer: no slower than before". Writes its section of bench/RESULTS.md.
 """
 import argparse
+import http.client
 import json
 import os
 import platform
@@ -54,6 +55,79 @@ def run(tool, path, threads, seconds, shim, lib=None):
     return r
 
 
+def serve_runs(owd, shim, sync, tmp, seconds, threads):
+    """`owd serve` on a new store: N keep-alive connections (wrk) sending one SigV4-signed
+    CreateDeployment each, replayed (bench/serve_bench.py's signing and wrk helpers).
+    Returns {connections: run}."""
+    import serve_bench as sb
+    creds = os.path.join(tmp, "credentials.json")
+    if not os.path.exists(creds):
+        fd = os.open(creds, os.O_WRONLY | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump({"Credentials": [sb.KEY]}, f)
+    path = os.path.join(tmp, "serve.owd")
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.unlink(path + suffix)
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    count = path + ".syncs"
+    if sync == "2ms":
+        env["LD_PRELOAD"] = shim
+        env["OWD_SYNC_COUNT"] = count
+    # One HTTP thread per connection (libmicrohttpd's pool): a request that waits for its
+    # group's sync holds its thread.
+    p = subprocess.Popen([owd, "serve", "--store", path, "--port", "0", "--credentials", creds, "--quiet",
+                          "--threads", str(threads)], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        import re
+        m = re.search(r"http://([\d.]+):(\d+)$", sb.first_line(p))
+        host, port = m.group(1), int(m.group(2))
+
+        def call(op, request):
+            body = json.dumps(request)
+            c = http.client.HTTPConnection(host, port, timeout=30)
+            c.request("POST", "/", body=body, headers=sb.sign(host, port, "OpsWorks_20130218." + op, body))
+            r = c.getresponse()
+            answer = json.loads(r.read() or b"{}")
+            c.close()
+            if r.status != 200:
+                raise SystemExit(f"owd serve {op}: {r.status} {answer}")
+            return answer
+
+        stack = call("CreateStack", {"Name": "group", "Region": "us-east-1",
+                                     "ServiceRoleArn": "arn:aws:iam::123456789012:role/aws-opsworks-service-role",
+                                     "DefaultInstanceProfileArn": "arn:aws:iam::123456789012:instance-profile/aws-opsworks-ec2-role"})["StackId"]
+        layer = call("CreateLayer", {"StackId": stack, "Type": "custom", "Name": "web", "Shortname": "web"})["LayerId"]
+        app = call("CreateApp", {"StackId": stack, "Name": "group", "Type": "other"})["AppId"]
+        instances = []
+        for _ in range(2):
+            i = call("CreateInstance", {"StackId": stack, "LayerIds": [layer], "InstanceType": "t3.small"})["InstanceId"]
+            call("StartInstance", {"InstanceId": i})
+            instances.append(i)
+        # The same request as the in-process runs' (owd_bench's create_deployment).
+        body = json.dumps({"StackId": stack, "AppId": app, "Command": {"Name": "deploy", "Args": {"migrate": ["true"]}},
+                           "Comment": "release", "InstanceIds": instances})
+        script = sb.lua(os.path.join(tmp, "create.lua"), sb.sign(host, port, "OpsWorks_20130218.CreateDeployment", body), body)
+        out = {}
+        for conns in WRITERS:
+            r = sb.wrk(host, port, script, conns, int(seconds))
+            out[conns] = {"rate": r["rps"], "p50": r["p50"], "p99": r["p99"], "seconds": int(seconds)}
+        made = len(call("DescribeDeployments", {"StackId": stack})["Deployments"])
+        expected = sum(r["rate"] * r["seconds"] for r in out.values())
+        if abs(made - expected) > 0.05 * expected + 64:
+            raise SystemExit(f"owd serve: {made} deployments for about {expected:.0f} answered creates")
+    finally:
+        sb.stop(p)
+    if os.path.exists(count):
+        syncs = int(open(count).read())
+        total = sum(r["rate"] * r["seconds"] for r in out.values())
+        for r in out.values():
+            r["syncs_all"] = syncs / total   # the three runs share one server: one figure
+        os.unlink(count)
+    return out
+
+
 def fmt_rate(v):
     return f"{v:,.0f}/s"
 
@@ -71,6 +145,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--baseline-lib")
     ap.add_argument("--baseline-rev", default="")
+    ap.add_argument("--owd", help="the owd program: also measure through owd serve connections")
     ap.add_argument("--pairs", type=int, default=8, help="1-writer runs of owd and the baseline, back to back")
     args = ap.parse_args()
     tool, shim = os.path.abspath(args.tool), os.path.abspath(args.shim)
@@ -81,6 +156,9 @@ def main():
     configs = [("floor", "floor", None)] + [(f"owd {n}", n, None) for n in WRITERS]
     if base:
         configs += [(f"before {n}", n, base) for n in WRITERS]
+    shown = list(configs)
+    if args.owd:
+        shown += [(f"serve {n}", n, None) for n in WRITERS]
     results = {}   # (sync, label) -> [runs]
     with tempfile.TemporaryDirectory(prefix="group-", dir=args.dir) as tmp:
         path = os.path.join(tmp, "g.db")
@@ -92,6 +170,16 @@ def main():
                     log(f"bench-group: round {rnd + 1}/{args.rounds} {sync:4} {label:9} "
                         f"{fmt_rate(r['rate']):>9} p50 {fmt_ms(r['p50'])} p99 {fmt_ms(r['p99'])}"
                         + (f" {r['syncs'] / r['creates']:.3f} syncs/create" if "syncs" in r else ""))
+            if args.owd:
+                for sync in ("disk", "2ms"):
+                    got = serve_runs(os.path.abspath(args.owd), shim, sync, tmp, args.seconds, 64)
+                    for conns, r in got.items():
+                        r.update(creates=round(r["rate"] * r["seconds"]))
+                        if "syncs_all" in r:
+                            r["syncs"] = r["syncs_all"] * r["creates"]
+                        results.setdefault((sync, f"serve {conns}"), []).append(r)
+                        log(f"bench-group: round {rnd + 1}/{args.rounds} {sync:4} serve {conns:<3} "
+                            f"{fmt_rate(r['rate']):>9} p50 {fmt_ms(r['p50'])} p99 {fmt_ms(r['p99'])}")
         # 1 writer against the baseline: the disk's sync time drifts by several times
         # within minutes on a shared machine, so each owd run is paired with a baseline
         # run right beside it (order alternating), and the ratios of the pairs compared.
@@ -139,10 +227,12 @@ def main():
     out.append("|---|---|---|---|---|---|---|")
     for sync in ("disk", "2ms"):
         floor = med(sync, "floor", "rate")
-        for label, threads, lib in configs:
-            name = "floor (plain SQLite)" if label == "floor" else label
+        for label, threads, lib in shown:
+            name = {"floor": "floor (plain SQLite)"}.get(label, label)
+            if label.startswith("serve"):
+                name = f"owd serve, {threads} connections"
             syncs = ""
-            if sync == "2ms":
+            if sync == "2ms" and all("syncs" in r for r in results[(sync, label)]):
                 syncs = "%.3f" % statistics.median(r["syncs"] / r["creates"] for r in results[(sync, label)])
             out.append(f"| {'2 ms' if sync == '2ms' else 'disk'} | {name} | {span(sync, label)} | "
                        f"{med(sync, label, 'rate') / floor:.2f}x | {fmt_ms(med(sync, label, 'p50'))} | "
@@ -153,6 +243,11 @@ def main():
     p99 = med("2ms", "owd 32", "p99")
     targets = [("2 ms sync, 32 writers: creates/s ≥ 10x the floor", f"{r32 / floor2:.1f}x", r32 >= 10 * floor2),
                ("2 ms sync, 32 writers: p99 < 50 ms", fmt_ms(p99), p99 < 0.050)]
+    if args.owd:
+        s32, sp99 = med("2ms", "serve 32", "rate"), med("2ms", "serve 32", "p99")
+        targets += [("2 ms sync, 32 owd serve connections: creates/s ≥ 10x the floor", f"{s32 / floor2:.1f}x",
+                     s32 >= 10 * floor2),
+                    ("2 ms sync, 32 owd serve connections: p99 < 50 ms", fmt_ms(sp99), sp99 < 0.050)]
     if base:
         for sync in ("disk", "2ms"):
             ratios = pairs[sync]
@@ -185,9 +280,18 @@ def main():
                "12% creates/s; moving checkpoints off the commit path (a checkpointing connection) would need "
                "a bound on the WAL's growth under constant writing.")
     out.append("")
-    out.append("Through `owd serve` connections: not measured; `owd serve` (issue 15) was not on the main "
-               "branch when this benchmark was written.")
-    out.append("")
+    if args.owd:
+        out.append("**owd serve, N connections**: `owd serve --threads 64` (one libmicrohttpd thread per "
+                   "connection: a request waiting for its group's sync holds its thread) on a new store, and wrk "
+                   "with N keep-alive connections replaying one SigV4-signed `CreateDeployment` (the same request "
+                   "as the in-process runs'; bench/serve_bench.py's signing and wrk helpers); the 1, 8 and 32 "
+                   "connection runs share one server per round, so their syncs/create is one figure for the three "
+                   "(setup calls included); p50 and p99 are wrk's. The number of deployments in the store is "
+                   "checked against the answered creates.")
+        out.append("")
+    else:
+        out.append("Through `owd serve` connections: not measured (no --owd: make bench-group passes the program).")
+        out.append("")
     out.append("Raw (one JSON line per run):")
     out.append("")
     out.append("```")
