@@ -279,6 +279,13 @@ def main():
                "`wal_autocheckpoint=100000`) cut p99 from 27.8 and 18.5 ms to 16.6 and 10.9 ms and added "
                "12% creates/s; moving checkpoints off the commit path (a checkpointing connection) would need "
                "a bound on the WAL's growth under constant writing.")
+    out.append("- Through `owd serve` the sync no longer bounds alone: HTTP, SigV4 and JSON on the server's "
+               "threads and wrk's own load share the 2 cores with the leader, and libmicrohttpd hands "
+               "connections to its pool's threads unevenly (with `--threads 32` for 32 connections groups "
+               "averaged 6 calls and 1,899 creates/s; with `--threads 64`, 11 calls and 2,956/s). The serve "
+               "figures are also the most sensitive to other load: during one 32-connection run `perf record "
+               "-a` showed another session's fuzzer taking 55% of the machine, owd serve's threads 22% and "
+               "wrk 2%.")
     out.append("")
     if args.owd:
         out.append("**owd serve, N connections**: `owd serve --threads 64` (one libmicrohttpd thread per "
