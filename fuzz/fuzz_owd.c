@@ -55,6 +55,7 @@ static const char *type_of(int code) {
     case OWD_EACCESS: return "AccessDeniedException";
     case OWD_EINVAL: return NULL; /* "InvalidArgument" or "UnknownOperationException" */
     case OWD_EBUSY: return "StoreBusy";
+    case OWD_EUNSUPPORTED: return "UnsupportedOperationException";
     default: return "";
     }
 }
@@ -75,7 +76,7 @@ static int has_null(const json_t *j) {
 static void check_code(int rc, const char *op) {
     char b[32];
     snprintf(b, sizeof b, "%d", rc);
-    if (rc > 0 || rc < OWD_EINTERNAL) die("return code out of range", op, b);
+    if (rc > 0 || rc < OWD_EUNSUPPORTED) die("return code out of range", op, b);
     if (rc == OWD_EINTERNAL || rc == OWD_ESTORE || rc == OWD_ENOMEM) {
         const owd_error *e = owd_error_last();
         die("unexpected failure", op, e->message);
@@ -170,8 +171,8 @@ static void reset(void) {
     snprintf(req, sizeof req, "{\"DeploymentId\":\"%s\"}", ids[4]);
     snprintf(ids[5], 128, "%s", id_of(store, "DescribeCommands", req, "Commands"));
     snprintf(ids[6], 128, "%s", user_arn);
-    snprintf(req, sizeof req, "{\"IamUserArn\":\"%s\"}", user_arn);
-    call(store, "CreateUserProfile", req, NULL);
+    snprintf(req, sizeof req, "{\"IamUserArn\":\"%s\",\"AllowSelfManagement\":true}", user_arn);
+    call(store, "CreateUserProfile", req, NULL); /* self-managed: the My* operations run as the user */
     snprintf(req, sizeof req, "{\"StackId\":\"%s\",\"IamUserArn\":\"%s\",\"Level\":\"manage\"}", ids[0], user_arn);
     call(store, "SetPermission", req, NULL);
     if (owd_store_as(&user_store, store, user_arn) != 0) die("owd_store_as", NULL, owd_error_last()->message);

@@ -63,8 +63,9 @@ extern "C" {
 #define OWD_VERSION_NUMBER 1000
 #define OWD_VERSION_STRING "0.1.0"
 
-/* Return codes. The first three are AWS's error codes; the others are failures AWS
- * never had. owd_error_last()->type spells each one as a string. */
+/* Return codes. The first three and OWD_EUNSUPPORTED are AWS's error codes; the others
+ * are failures AWS never had. owd_error_last()->type spells each one as a string. New
+ * codes are added below the lowest one; none is ever renumbered. */
 typedef enum owd_error_code {
     OWD_OK = 0,
     OWD_EVALIDATION = -1, /* "ValidationException": the request is malformed or breaks a rule */
@@ -77,7 +78,12 @@ typedef enum owd_error_code {
     OWD_ESTORE = -6,      /* "StoreError": the store file cannot be opened, read or written: not an
                              owd store, a newer schema, corrupt, read-only, disk full, I/O error */
     OWD_ENOMEM = -7,      /* "OutOfMemory" */
-    OWD_EINTERNAL = -8    /* "InternalError": a bug in owd; please report it */
+    OWD_EINTERNAL = -8,   /* "InternalError": a bug in owd; please report it */
+    OWD_EUNSUPPORTED = -9 /* "UnsupportedOperationException": an operation of AWS's OpsWorks
+                             model that owd does not serve, because owd manages no AWS
+                             resources (volumes, Elastic IPs, RDS, ECS, load balancers, auto
+                             scaling, GrantAccess); a name the model lacks is OWD_EINVAL
+                             ("UnknownOperationException") */
 } owd_error_code;
 
 /* The last failure on the calling thread. */

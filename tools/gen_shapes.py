@@ -45,11 +45,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL_DIR = os.path.join(os.path.dirname(botocore.__file__), "data", "opsworks", "2013-02-18")
 
 # Permission levels (behaviour.md section 7): what an identified caller needs on the stack a
-# request concerns. "anyone": any caller; "embedder": only the embedding program (no identity).
-SHOW, DEPLOY, MANAGE, ANYONE, EMBEDDER = "show", "deploy", "manage", "anyone", "embedder"
+# request concerns. "anyone": any caller; "embedder": only the embedding program (no identity);
+# "self": the caller's own user profile, with self-management allowed (AWS's My* operations).
+SHOW, DEPLOY, MANAGE, ANYONE, EMBEDDER, SELF = "show", "deploy", "manage", "anyone", "embedder", "self"
 
 # THE list: every operation owd answers, in behaviour.md's order, with the level it needs.
-# An operation writes unless its name starts with Describe.
+# An operation writes unless its name starts with one of READ_PREFIXES (Describe, List, Get).
 OPERATIONS = [
     ("DescribeDeployments", SHOW),
     ("CreateDeployment", DEPLOY),
@@ -71,6 +72,39 @@ OPERATIONS = [
     ("DescribeUserProfiles", EMBEDDER),
     ("SetPermission", MANAGE),
     ("DescribePermissions", MANAGE),
+    # Section 12: stacks, layers, apps and tags (the levels of the model's "Required
+    # Permissions"; manage where it names none and the operation changes a stack; CloneStack
+    # names none and copies the source's whole configuration: manage on the source).
+    ("UpdateStack", MANAGE),
+    ("DeleteStack", MANAGE),
+    ("CloneStack", MANAGE),
+    ("DescribeStackSummary", SHOW),
+    ("DescribeStackProvisioningParameters", SHOW),
+    ("UpdateLayer", MANAGE),
+    ("DeleteLayer", MANAGE),
+    ("DeleteApp", MANAGE),
+    ("TagResource", MANAGE),
+    ("UntagResource", MANAGE),
+    ("ListTags", SHOW),
+    # Section 12: instances, stacks' instances, user profiles, the catalog (levels: the
+    # model's "Required Permissions").
+    ("UpdateInstance", MANAGE),
+    ("DeleteInstance", MANAGE),
+    ("RebootInstance", MANAGE),
+    ("RegisterInstance", MANAGE),
+    ("DeregisterInstance", MANAGE),
+    ("AssignInstance", MANAGE),
+    ("UnassignInstance", MANAGE),
+    ("GetHostnameSuggestion", MANAGE),
+    ("StartStack", MANAGE),
+    ("StopStack", MANAGE),
+    ("UpdateUserProfile", EMBEDDER),
+    ("DeleteUserProfile", EMBEDDER),
+    ("DescribeMyUserProfile", SELF),
+    ("UpdateMyUserProfile", SELF),
+    ("DescribeOperatingSystems", ANYONE),
+    ("DescribeAgentVersions", SHOW),
+    ("DescribeServiceErrors", SHOW),
 ]
 
 # owd's own operations (the agents' private channel of AWS, behaviour.md section 5).
@@ -100,6 +134,8 @@ MEMBER_VALUES = {
     "Region": "us-east-1", "Name": "shop", "Shortname": "shop", "InstanceType": "t2.micro",
     "ServiceRoleArn": "arn:aws:iam::123456789012:role/aws-opsworks-service-role",
     "DefaultInstanceProfileArn": "arn:aws:iam::123456789012:instance-profile/aws-opsworks-ec2-role",
+    # The fixture's stack, made by the embedding program (account 000000000000) in us-east-1.
+    "ResourceArn": "arn:aws:opsworks:us-east-1:000000000000:stack/$STACK/",
 }
 # Where the default would not show the operation well (or would fail on the fixture).
 EXAMPLES = {
@@ -108,13 +144,100 @@ EXAMPLES = {
                          "Comment": "release 1.2"},
     "DescribeCommands": {"DeploymentId": "$DEPLOYMENT"},
     "CompleteCommand": {"CommandId": "$COMMAND", "Status": "successful", "ExitCode": 0},
-    "CreateLayer": {"StackId": "$STACK", "Type": "custom", "Name": "web", "Shortname": "web"},
-    "CreateApp": {"StackId": "$STACK", "Name": "shop", "Type": "other"},
+    "CreateLayer": {"StackId": "$STACK", "Type": "custom", "Name": "db", "Shortname": "db"},
+    "CreateApp": {"StackId": "$STACK", "Name": "api", "Type": "other"},
     "UpdateApp": {"AppId": "$APP", "Name": "shop-v2"},
     "CreateUserProfile": {"IamUserArn": "arn:aws:iam::123456789012:user/carol"},
     "SetPermission": {"StackId": "$STACK", "IamUserArn": "$USER", "Level": "deploy"},
     "DescribePermissions": {"StackId": "$STACK"},
+    "UpdateInstance": {"InstanceId": "$INSTANCE", "InstanceType": "t3.small", "Hostname": "web-main"},
+    "RegisterInstance": {"StackId": "$STACK", "Hostname": "build-box", "PrivateIp": "10.0.0.7"},
+    "AssignInstance": {"InstanceId": "$REGISTERED", "LayerIds": ["$LAYER"]},
+    "UnassignInstance": {"InstanceId": "$REGISTERED"},
+    "UpdateUserProfile": {"IamUserArn": "$USER", "SshUsername": "bob-ops"},
+    "UpdateMyUserProfile": {"SshPublicKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample bob@laptop"},
+    "DescribeAgentVersions": {"StackId": "$STACK"},
+    "DescribeServiceErrors": {"StackId": "$STACK"},
+    "UpdateStack": {"StackId": "$STACK", "Name": "shop-eu", "DefaultOs": "Ubuntu 22.04 LTS"},
+    "CloneStack": {"SourceStackId": "$STACK", "Name": "shop-staging", "CloneAppIds": ["$APP"],
+                   "ServiceRoleArn": "arn:aws:iam::123456789012:role/aws-opsworks-service-role"},
+    "UpdateLayer": {"LayerId": "$LAYER", "Name": "web servers", "Packages": ["nginx"]},
+    "TagResource": {"ResourceArn": MEMBER_VALUES["ResourceArn"], "Tags": {"team": "payments"}},
+    "UntagResource": {"ResourceArn": MEMBER_VALUES["ResourceArn"], "TagKeys": ["team"]},
 }
+# Examples of docs/operations.md that need a resource the fixture lacks: the calls made
+# first, each giving the ID that replaces the example's member of the same name (the
+# fuzz seeds keep the fixture's, whose deletion is refused: a seed all the same).
+DOC_SETUP = {
+    "DeleteStack": [("CreateStack", {"Name": "old", "Region": "us-east-1",
+                                     "ServiceRoleArn": MEMBER_VALUES["ServiceRoleArn"],
+                                     "DefaultInstanceProfileArn": MEMBER_VALUES["DefaultInstanceProfileArn"]},
+                     "StackId")],
+    "DeleteLayer": [("CreateLayer", {"StackId": "$STACK", "Type": "custom", "Name": "old", "Shortname": "old"},
+                     "LayerId")],
+}
+# Calls an example needs first (on the fixture); "$NAME": member stores that member of the
+# answer under $NAME.
+SETUP = {
+    "DeleteInstance": [("StopInstance", {"InstanceId": "$INSTANCE"}, {})],
+    "AssignInstance": [("RegisterInstance", {"StackId": "$STACK", "Hostname": "build-box"},
+                        {"$REGISTERED": "InstanceId"})],
+    "UnassignInstance": [("RegisterInstance", {"StackId": "$STACK", "Hostname": "build-box"},
+                          {"$REGISTERED": "InstanceId"}),
+                         ("AssignInstance", {"InstanceId": "$REGISTERED", "LayerIds": ["$LAYER"]}, {})],
+}
+# What docs/operations.md says of an operation beyond its table row (owd's decisions where
+# behaviour.md leaves them to owd).
+NOTES = {
+    "CreateInstance": (
+        "Defaults (behaviour.md section 11): `Os` the stack's `DefaultOs` (`Amazon Linux 2` when it has "
+        "none), `Architecture` `x86_64`, `RootDeviceType` the stack's `DefaultRootDeviceType` "
+        "(`instance-store`), `InstallUpdatesOnBoot` true, `EbsOptimized` false, `AgentVersion` `INHERIT`, "
+        "`SshKeyName`/`AvailabilityZone`/`SubnetId`/`InstanceProfileArn` the stack's defaults when it has "
+        "them, `InfrastructureClass` `ec2`, `Arn` `arn:aws:opsworks:<region>:<account>:instance/<id>`. "
+        "Hostname, when not given: a word followed by the smallest integer >= 1 that no instance of the "
+        "stack has as its Hostname. The word: with the stack's `HostnameTheme` `Layer_Dependent` (the "
+        "default), the first layer's `Shortname` (`php-app1`, `php-app2`, ...; `instance` for an "
+        "instance without layers); with any other theme, the theme's name in lowercase with `-` for `_` "
+        "(`Baked_Goods`: `baked-goods1`, `baked-goods2`, ...). Given values always win. Every layer must "
+        "be of the instance's stack (`Please only provide layer IDs from the same stack`)."),
+    "GetHostnameSuggestion": (
+        "The Hostname that CreateInstance would give, now, to an instance whose first layer is this one "
+        "(the scheme is under CreateInstance). Nothing is reserved: two suggestions in a row are the same."),
+    "RegisterInstance": (
+        "The instance is `online` at once, without layers (AssignInstance adds them), with "
+        "`InfrastructureClass` `on-premises` and `RegisteredBy` the caller's ARN (absent for the "
+        "embedding program). It takes CreateInstance's defaults except EC2's own (`RootDeviceType`, "
+        "`EbsOptimized`, `SshKeyName`, `AvailabilityZone`, `SubnetId`, `InstanceProfileArn`)."),
+    "StopInstance": (
+        "Each `pending` command of the instance becomes `failed` (`CompletedAt` now, no `ExitCode`) in the "
+        "same transaction, and its deployment rolls up (behaviour.md section 5). So do StopStack, "
+        "DeleteInstance and DeregisterInstance."),
+    "StartStack": "Starts every instance the stack created (CreateInstance); registered machines are left alone.",
+    "StopStack": (
+        "Stops every instance the stack created (CreateInstance), failing their pending commands as "
+        "StopInstance does; registered machines are left alone."),
+    "DeleteInstance": (
+        "Refused while the instance is `online`. Its deployments and commands stay, visible by `StackId`, "
+        "`DeploymentIds`, `CommandIds` and with no parameter; `DescribeCommands` naming its `InstanceId` "
+        "is `ResourceNotFoundException`."),
+    "DeregisterInstance": "Any instance in any state leaves the stack, its history staying as for DeleteInstance.",
+    "AssignInstance": "Registered instances only; the layers are added to those the instance has.",
+    "UnassignInstance": "Registered instances only; the instance leaves every layer and stays in the stack.",
+    "RebootInstance": "Needs an `online` instance, which stays `online` (owd has no machine to reboot).",
+    "DeleteUserProfile": "Removes the user's permissions on every stack with the profile.",
+    "DescribeMyUserProfile": (
+        "The caller's own profile (a store opened without an identity has none: `ValidationException`); "
+        "a profile without `AllowSelfManagement` is refused, as AWS did."),
+    "UpdateMyUserProfile": "As DescribeMyUserProfile: the caller's own profile, with self-management allowed.",
+    "DescribeAgentVersions": (
+        "owd's agent is the one agent version (`owd-1`) for Chef 11.10, 12 and 12.2; a stack's answer is "
+        "for its `ConfigurationManager` (Chef 12 when it has none). Needs a `StackId` or a "
+        "`ConfigurationManager`."),
+    "DescribeServiceErrors": "Always empty: owd runs no EC2 machinery that could fail.",
+}
+# Examples that run as the fixture's user ($USER) rather than as the embedding program.
+AS_USER = {"DescribeMyUserProfile", "UpdateMyUserProfile"}
 
 SWIFT_KEYWORDS = {"default", "protocol", "in", "is", "as", "class", "struct", "enum", "case", "func",
                   "import", "init", "let", "var", "return", "self", "super", "operator", "extension",
@@ -122,8 +245,19 @@ SWIFT_KEYWORDS = {"default", "protocol", "in", "is", "as", "class", "struct", "e
                   "subscript", "typealias", "true", "false", "nil", "value"}
 
 
+# Operations that only read (answered from the cache after a sync); every other one writes.
+READ_PREFIXES = ("Describe", "List", "Get")
+
+
 def writes(name):
-    return not name.startswith("Describe")
+    return not name.startswith(READ_PREFIXES)
+
+
+def unsupported(model):
+    """The model's operations owd does not answer: each is UnsupportedOperationException
+    (behaviour.md section 12: owd manages no AWS resources)."""
+    served = {o for o, _ in OPERATIONS}
+    return sorted(o for o in model.raw["operations"] if o not in served)
 
 
 def lower_camel(name):
@@ -153,6 +287,9 @@ class Model:
     def input(self, op):
         if op in OWD_OPERATIONS:
             return op + "Request", OWD_OPERATIONS[op]
+        if "input" not in self.raw["operations"][op]:
+            # Operations without an input shape (DescribeMyUserProfile, ...) take {}.
+            return op + "Request", {"type": "structure", "members": {}}
         name = self.raw["operations"][op]["input"]["shape"]
         return name, self.shapes[name]
 
@@ -238,6 +375,8 @@ def swift_structure(shapes, s, depth):
         members.append('%sMember("%s", %s%s)' % (
             pad, mname, swift_shape(shapes, m["shape"], mname, depth),
             ", required: true" if mname in req else ""))
+    if not members:
+        return ".structure([])"
     return ".structure([\n%s,\n%s])" % (",\n".join(members), "    " * (depth + 1))
 
 
@@ -307,7 +446,7 @@ def generate_swift(model, out):
     shapes = model.shapes
     types = SwiftTypes(shapes)
     level = {SHOW: ".stack(.show)", DEPLOY: ".stack(.deploy)", MANAGE: ".stack(.manage)",
-             ANYONE: ".anyone", EMBEDDER: ".embedder"}
+             ANYONE: ".anyone", EMBEDDER: ".embedder", SELF: ".selfManaged"}
     o = ["// Generated by tools/gen_shapes.py from botocore 1.39.17's OpsWorks model and owd's own",
          "// operations. Do not edit: change OPERATIONS there and run it.",
          "import CJansson",
@@ -317,6 +456,10 @@ def generate_swift(model, out):
     for name, _ in OPERATIONS:
         o.append('    case %s = "%s"' % (lower_camel(name), name))
     o += ["}", "", "extension Operation {",
+          "    /// The model's other operations (behaviour.md section 12): UnsupportedOperationException.",
+          "    static let unsupported: Set<String> = ["]
+    o += ['        "%s",' % n for n in unsupported(model)]
+    o += ["    ]", "",
           "    /// What the caller needs (behaviour.md section 7).",
           "    var permission: Permission {",
           "        switch self {"]
@@ -352,7 +495,11 @@ def generate_swift(model, out):
     for key, shape in RESOURCE_SHAPES.items():
         names = ", ".join(json.dumps(m) for m in shapes[shape]["members"])
         o.append('        "%s": [%s],' % (key, names))
-    o += ["    ]", "}", ""]
+    o += ["    ]", "",
+          "    /// DescribeStackSummary's InstancesCount members (one per instance status).",
+          "    static let instancesCountMembers: [String] = [%s]" % ", ".join(
+              json.dumps(m) for m in shapes["InstancesCount"]["members"]),
+          "}", ""]
     # Typed requests.
     requests = []
     for name, _ in OPERATIONS:
@@ -455,7 +602,9 @@ def generate_fuzz(model, out):
     for name, _ in OPERATIONS:
         words.add(name)
         walk(json_structure(model.shapes, model.input(name)[1]))
-    lines = ["# libFuzzer dictionary: operation names, member names, enum values and the fixture's",
+    # The model's other operations: the fuzzer reaches UnsupportedOperationException too.
+    words.update(unsupported(model))
+    lines = ["# libFuzzer dictionary: operation names (the unsupported ones too), member names, enum values and the fixture's",
              "# placeholders. Generated by tools/gen_shapes.py from the operation table. Do not edit."]
     lines += [json.dumps(w) for w in sorted(words)]
     out.add("fuzz/owd.dict", "\n".join(lines) + "\n")
@@ -466,12 +615,15 @@ def generate_fuzz(model, out):
 
 # --- Python ----------------------------------------------------------------------------------------------
 
-def generate_python_operations(out):
+def generate_python_operations(model, out):
     o = ['"""The operations owd answers, in behaviour.md\'s order. Generated by tools/gen_shapes.py',
          'from the operation table. Do not edit."""', "",
          "# Every operation by AWS name; each becomes a snake_case method of Client.",
          "OPERATIONS = ("]
     o += ['    "%s",' % n for n, _ in OPERATIONS]
+    o += [")", "", "# The model's other operations: methods that raise UnsupportedOperationException.",
+          "UNSUPPORTED_OPERATIONS = ("]
+    o += ['    "%s",' % n for n in unsupported(model)]
     o += [")", "", "# owd's own operations (behaviour.md section 5): not in AWS's model, they answer {}.",
           "OWD_OPERATIONS = frozenset({%s})" % ", ".join('"%s"' % n for n in OWD_OPERATIONS), "",
           "# The permission level each needs (behaviour.md section 7).",
@@ -559,10 +711,14 @@ def generate_python_stub(model, out):
         sig = ", ".join(["self", "*"] + args) if args else "self"
         methods.append("    def %s(%s) -> %s:\n        \"\"\"OpsWorks %s (needs %s).\"\"\"\n        ..." % (
             snake_case(name), sig, result, name, dict(OPERATIONS)[name]))
+    for name in unsupported(model):
+        methods.append("    def %s(self, **kwargs: Any) -> NoReturn:\n        \"\"\"OpsWorks %s: raises "
+                       "UnsupportedOperationException (owd manages no AWS resources).\"\"\"\n        ..." % (
+                           snake_case(name), name))
     o = ['"""Type information for opsworks_deployments.client (PEP 561). Generated by',
          'tools/gen_shapes.py from the operation table and botocore 1.39.17\'s model. Do not edit."""',
          "import sys",
-         "from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Type, Union",
+         "from typing import Any, Callable, Dict, List, Mapping, NoReturn, Optional, Sequence, Type, Union",
          "",
          "if sys.version_info >= (3, 8):",
          "    from typing import Literal, TypedDict",
@@ -630,7 +786,9 @@ def generate_python_model(model, out):
                 reach(s[k]["shape"])
 
     ops = {}
-    for o, _ in OPERATIONS:
+    # The unsupported ones too, so that a boto3 client has their methods and gets owd's
+    # UnsupportedOperationException from them, as a Client does.
+    for o in [o for o, _ in OPERATIONS] + unsupported(model):
         if o in OWD_OPERATIONS:
             continue
         op = raw["operations"][o]
@@ -650,8 +808,11 @@ def generate_python_model(model, out):
         {"version": waiters["version"],
          "waiters": {"DeploymentSuccessful": waiters["waiters"]["DeploymentSuccessful"]}},
         indent=1, sort_keys=True) + "\n")
-    extra_ops, extra_shapes = {}, {"AccessDeniedException": {
-        "exception": True, "members": {"message": {"shape": "String"}}, "type": "structure"}}
+    extra_ops, extra_shapes = {}, {e: {
+        "exception": True, "members": {"message": {"shape": "String"}}, "type": "structure"}
+        for e in ("AccessDeniedException", "UnsupportedOperationException")}
+    for o in unsupported(model):
+        extra_ops[o] = {"errors": [{"shape": "UnsupportedOperationException"}]}
     for o, _ in OPERATIONS:
         entry = {"errors": [{"shape": e} for e in ERRORS]}
         if o in OWD_OPERATIONS:
@@ -688,6 +849,7 @@ class Library:
         self.lib.owd_call_json.restype = ctypes.c_int
         self.lib.owd_store_open.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_char_p, ctypes.c_void_p]
         self.lib.owd_store_close.argtypes = [ctypes.c_void_p]
+        self.lib.owd_store_as.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p, ctypes.c_char_p]
         self.lib.owd_free.argtypes = [ctypes.c_void_p]
 
     def open(self):
@@ -700,6 +862,12 @@ class Library:
         if self.lib.owd_store_open(ctypes.byref(store), b":memory:", ctypes.byref(opts)) != 0:
             raise SystemExit("owd_store_open failed")
         return store
+
+    def acting_as(self, store, arn):
+        out = ctypes.c_void_p()
+        if self.lib.owd_store_as(ctypes.byref(out), store, arn.encode()) != 0:
+            raise SystemExit("owd_store_as failed")
+        return out
 
     def call(self, store, op, request):
         out = ctypes.c_void_p()
@@ -721,11 +889,12 @@ def fixture(lib):
         return body
 
     ids = {"$USER": "arn:aws:iam::123456789012:user/bob"}
-    must("CreateUserProfile", {"IamUserArn": ids["$USER"]})
+    must("CreateUserProfile", {"IamUserArn": ids["$USER"], "AllowSelfManagement": True})
     ids["$STACK"] = must("CreateStack", {k: MEMBER_VALUES[k] for k in ("Name", "Region", "ServiceRoleArn",
                                                                        "DefaultInstanceProfileArn")})["StackId"]
-    ids["$LAYER"] = must("CreateLayer", EXAMPLES["CreateLayer"] | {"StackId": ids["$STACK"]})["LayerId"]
-    ids["$APP"] = must("CreateApp", EXAMPLES["CreateApp"] | {"StackId": ids["$STACK"]})["AppId"]
+    ids["$LAYER"] = must("CreateLayer", {"StackId": ids["$STACK"], "Type": "custom", "Name": "web",
+                                         "Shortname": "web"})["LayerId"]
+    ids["$APP"] = must("CreateApp", {"StackId": ids["$STACK"], "Name": "shop", "Type": "other"})["AppId"]
     ids["$INSTANCE"] = must("CreateInstance", {"StackId": ids["$STACK"], "LayerIds": [ids["$LAYER"]],
                                                "InstanceType": "t2.micro", "Hostname": "web1"})["InstanceId"]
     must("StartInstance", {"InstanceId": ids["$INSTANCE"]})
@@ -738,7 +907,11 @@ def fixture(lib):
 
 def substitute(value, ids):
     if isinstance(value, str):
-        return ids.get(value, value)
+        if value in ids:
+            return ids[value]
+        for k in sorted(ids, key=len, reverse=True):   # inside an Arn
+            value = value.replace(k, ids[k])
+        return value
     if isinstance(value, list):
         return [substitute(v, ids) for v in value]
     if isinstance(value, dict):
@@ -779,6 +952,7 @@ LEVEL_TEXT = {
     MANAGE: "`manage` on the stack",
     ANYONE: "any caller",
     EMBEDDER: "the embedding program only (a store opened without an identity)",
+    SELF: "an identified caller whose own user profile allows self-management (`AllowSelfManagement`)",
 }
 
 
@@ -791,9 +965,10 @@ def generate_docs(model, lib, out):
          "fresh generation. The rules behind every operation are in [behaviour.md](behaviour.md).",
          "",
          "Every example ran, as written here, against a fresh in-memory store holding a user profile",
-         "(`arn:aws:iam::123456789012:user/bob`, `show` on the stack), a stack with a layer, an app, an",
-         "online instance and one deployment, with the clock at 2013-07-25T18:57:34+00:00. IDs are",
-         "replaced by fixed ones so that the file does not change between runs.",
+         "(`arn:aws:iam::123456789012:user/bob`, self-management allowed, `show` on the stack), a stack",
+         "with a layer, an app, an online instance and one deployment, with the clock at",
+         "2013-07-25T18:57:34+00:00; the `My*` examples run as bob, the others as the embedding program.",
+         "IDs are replaced by fixed ones so that the file does not change between runs.",
          "",
          "Every operation may fail with `ValidationException` (a malformed request or a broken",
          "rule), `ResourceNotFoundException` (an ID that does not exist) and `AccessDeniedException`",
@@ -804,7 +979,14 @@ def generate_docs(model, lib, out):
          "| --- | --- | --- |"]
     for name, lvl in OPERATIONS:
         o.append("| [%s](#%s) | %s | %s |" % (name, name.lower(), lvl, "yes" if writes(name) else "no"))
-    o.append("")
+    o += ["",
+          "The model's other operations are not served: each answers `UnsupportedOperationException`",
+          "(`OWD_EUNSUPPORTED` in C, `UnsupportedOperationException` in Python), naming the operation",
+          "and saying that owd manages no AWS resources. They are methods of the Python `Client` and",
+          "of the boto3 bridge all the same. A name the model lacks is `UnknownOperationException`.",
+          "",
+          ", ".join("`%s`" % n for n in unsupported(model)) + ".",
+          ""]
     for name, lvl in OPERATIONS:
         in_name, s = model.input(name)
         out_name, _ = model.output(name)
@@ -816,6 +998,8 @@ def generate_docs(model, lib, out):
               "- Errors: %s." % ", ".join("`%s`" % e for e in ERRORS),
               "- Request shape `%s`; response shape %s." % (in_name, "`%s`" % out_name if out_name else "none (`{}`)"),
               ""]
+        if name in NOTES:
+            o += [NOTES[name], ""]
         rows = []
         member_rows(shapes, s, "", rows, {in_name})
         if rows:
@@ -823,13 +1007,29 @@ def generate_docs(model, lib, out):
         else:
             o += ["No members.", ""]
         store, ids = fixture(lib)
-        request = example(model, name)
-        rc, answer = lib.call(store, name, substitute(request, ids))
+        for op, req, keep in SETUP.get(name, []):
+            rc, got = lib.call(store, op, substitute(req, ids))
+            if rc != 0:
+                raise SystemExit("the setup of %s's example failed: %s %s" % (name, op, got))
+            for key, member in keep.items():
+                ids[key] = got[member]
+        request = dict(example(model, name))
+        for op, setup, member in DOC_SETUP.get(name, []):
+            rc, made = lib.call(store, op, substitute(setup, ids))
+            if rc != 0:
+                raise SystemExit("the setup of %s's example failed: %s" % (name, made))
+            request[member] = made[member]
+        caller = lib.acting_as(store, ids["$USER"]) if name in AS_USER else store
+        rc, answer = lib.call(caller, name, substitute(request, ids))
+        if caller is not store:
+            lib.lib.owd_store_close(caller)
         lib.lib.owd_store_close(store)
         if rc != 0:
             raise SystemExit("the example of %s failed: %s" % (name, answer))
         shown = {}
-        for key in ("$USER", "$STACK", "$LAYER", "$APP", "$INSTANCE", "$DEPLOYMENT", "$COMMAND"):
+        for key in ("$USER", "$STACK", "$LAYER", "$APP", "$INSTANCE", "$DEPLOYMENT", "$COMMAND", "$REGISTERED"):
+            if key not in ids:
+                continue
             if UUID_RE.fullmatch(ids[key]):
                 shown[ids[key]] = display_uuid(len(shown))
         text_req = json.dumps(substitute(request, ids), indent=2)
@@ -858,7 +1058,7 @@ def main():
     generate_swift(model, out)
     generate_shapes_json(model, out)
     generate_fuzz(model, out)
-    generate_python_operations(out)
+    generate_python_operations(model, out)
     generate_python_stub(model, out)
     generate_python_model(model, out)
     if args.lib:

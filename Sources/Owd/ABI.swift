@@ -21,6 +21,7 @@ func code(_ e: OwdError) -> Int32 {
     case .store: c = OWD_ESTORE
     case .outOfMemory: c = OWD_ENOMEM
     case .internal: c = OWD_EINTERNAL
+    case .unsupportedOperation: c = OWD_EUNSUPPORTED
     }
     return c.rawValue
 }
@@ -96,6 +97,7 @@ public func owd_strerror(_ code: Int32) -> UnsafePointer<CChar>? {
     case OWD_ESTORE.rawValue: s = "the store cannot be opened, read or written"
     case OWD_ENOMEM.rawValue: s = "out of memory"
     case OWD_EINTERNAL.rawValue: s = "internal error"
+    case OWD_EUNSUPPORTED.rawValue: s = "UnsupportedOperationException: an operation of AWS's model that owd does not serve"
     default: s = "unknown error code"
     }
     return UnsafeRawPointer(s.utf8Start).assumingMemoryBound(to: CChar.self)

@@ -35,6 +35,9 @@ enum Permission: Equatable {
     case anyone
     /// The embedding program only (no identity).
     case embedder
+    /// The caller's own user profile, which must allow self-management (AWS's My*
+    /// operations); the handler checks the profile.
+    case selfManaged
 }
 
 /// The one authorizer: made by the dispatch for every call from the operation table's
@@ -66,7 +69,7 @@ struct Access {
     func allows(_ level: Level?) -> Bool {
         guard caller != nil else { return true }
         switch permission {
-        case .anyone: return true
+        case .anyone, .selfManaged: return true
         case .embedder: return false
         case .stack(let need): return (level ?? .deny) >= need
         }

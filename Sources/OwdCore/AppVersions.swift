@@ -58,6 +58,7 @@ extension Store {
         try engine.write { c, _ in
             let stack = try stackRow(c, try stackOf(c, .app, appID))
             try access.check(c, stack)
+            try Store.checkAppUnique(c, stackID: stack.id, except: appID, name: r.name)
             let s = try c.prepare("SELECT body FROM apps WHERE id=?")
             s.bind(1, appID)
             var members: [(String, Value)] = []

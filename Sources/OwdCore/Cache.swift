@@ -113,6 +113,13 @@ final class Cache {
         case .permission:
             guard let k = UUIDKey(t.id), let arn = t.iamUserArn else { return }
             permissions[arn]?[k] = nil
+        case .instance:
+            // Instances are read from the store, not cached; their commands and
+            // deployments stay (history).
+            break
+        case .userProfile:
+            // Its permissions left with it (their own tombstones); nothing else is cached.
+            permissions[t.id] = nil
         }
     }
 

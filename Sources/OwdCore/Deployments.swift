@@ -455,20 +455,26 @@ extension Store {
             let s = try c.prepare("UPDATE commands SET status=?, completed_at=?, exit_code=?, log_url=? WHERE id=?")
             s.bind(1, status).bind(2, at).bind(3, r.exitCode).bind(4, r.logUrl).bind(5, id)
             try s.run()
-            // The last pending command finishes the deployment, in this same transaction.
-            let d = try c.prepare("""
-                UPDATE deployments SET pending = pending - 1,
-                  status = CASE WHEN pending > 1 THEN status
-                    WHEN EXISTS (SELECT 1 FROM commands WHERE deployment_seq = deployments.seq AND status = 'failed')
-                    THEN \(DeploymentStatus.failed.rawValue) ELSE \(DeploymentStatus.successful.rawValue) END,
-                  completed_at = CASE WHEN pending > 1 THEN NULL
-                    ELSE (SELECT max(completed_at) FROM commands WHERE deployment_seq = deployments.seq) END,
-                  change_seq = CASE WHEN pending > 1 THEN change_seq ELSE ? END
-                WHERE seq = ?
-                """)
-            d.bind(1, change).bind(2, row.deploymentSeq)
-            try d.run()
+            try rollUp(c, change: change, deploymentSeq: row.deploymentSeq, completed: 1)
         }
         return try Store.empty()
+    }
+
+    /// `completed` pending commands of a deployment have just finished: when they were its
+    /// last, the deployment finishes in this same transaction (section 5): `failed` if any
+    /// of its commands failed, else `successful`; CompletedAt the latest command's.
+    func rollUp(_ c: Connection, change: Int64, deploymentSeq: Int64, completed: Int64) throws {
+        let d = try c.prepare("""
+            UPDATE deployments SET pending = pending - ?1,
+              status = CASE WHEN pending > ?1 THEN status
+                WHEN EXISTS (SELECT 1 FROM commands WHERE deployment_seq = deployments.seq AND status = 'failed')
+                THEN \(DeploymentStatus.failed.rawValue) ELSE \(DeploymentStatus.successful.rawValue) END,
+              completed_at = CASE WHEN pending > ?1 THEN NULL
+                ELSE (SELECT max(completed_at) FROM commands WHERE deployment_seq = deployments.seq) END,
+              change_seq = CASE WHEN pending > ?1 THEN change_seq ELSE ?2 END
+            WHERE seq = ?3
+            """)
+        d.bind(1, completed).bind(2, change).bind(3, deploymentSeq)
+        try d.run()
     }
 }

@@ -1,11 +1,14 @@
-/// Every failure owd reports. The first three are AWS's error codes; the others are
-/// library-level failures that AWS never had. Each maps one-to-one to an `owd_error_code`.
+/// Every failure owd reports. The first three and `unsupportedOperation` are AWS's error
+/// codes (answered on the wire as AWS would); the others are library-level failures that
+/// AWS never had. Each maps one-to-one to an `owd_error_code`.
 public enum OwdError: Error, Equatable, Sendable {
     case validation(String)
     case notFound(String)
     case accessDenied(String)
     case invalidArgument(String)
     case unknownOperation(String)
+    /// An operation of AWS's model that owd does not serve (it manages no AWS resources).
+    case unsupportedOperation(String)
     case busy(String)
     case store(String)
     case outOfMemory
@@ -22,6 +25,7 @@ public enum OwdError: Error, Equatable, Sendable {
         case .store: return -6
         case .outOfMemory: return -7
         case .internal: return -8
+        case .unsupportedOperation: return -9
         }
     }
 
@@ -33,6 +37,7 @@ public enum OwdError: Error, Equatable, Sendable {
         case .accessDenied: return "AccessDeniedException"
         case .invalidArgument: return "InvalidArgument"
         case .unknownOperation: return "UnknownOperationException"
+        case .unsupportedOperation: return "UnsupportedOperationException"
         case .busy: return "StoreBusy"
         case .store: return "StoreError"
         case .outOfMemory: return "OutOfMemory"
@@ -43,7 +48,7 @@ public enum OwdError: Error, Equatable, Sendable {
     public var message: String {
         switch self {
         case .validation(let m), .notFound(let m), .accessDenied(let m), .invalidArgument(let m),
-             .unknownOperation(let m), .busy(let m), .store(let m), .internal(let m):
+             .unknownOperation(let m), .unsupportedOperation(let m), .busy(let m), .store(let m), .internal(let m):
             return m
         case .outOfMemory:
             return "out of memory"

@@ -24,9 +24,69 @@ public enum Operation: String, CaseIterable, Sendable {
     case describeUserProfiles = "DescribeUserProfiles"
     case setPermission = "SetPermission"
     case describePermissions = "DescribePermissions"
+    case updateStack = "UpdateStack"
+    case deleteStack = "DeleteStack"
+    case cloneStack = "CloneStack"
+    case describeStackSummary = "DescribeStackSummary"
+    case describeStackProvisioningParameters = "DescribeStackProvisioningParameters"
+    case updateLayer = "UpdateLayer"
+    case deleteLayer = "DeleteLayer"
+    case deleteApp = "DeleteApp"
+    case tagResource = "TagResource"
+    case untagResource = "UntagResource"
+    case listTags = "ListTags"
+    case updateInstance = "UpdateInstance"
+    case deleteInstance = "DeleteInstance"
+    case rebootInstance = "RebootInstance"
+    case registerInstance = "RegisterInstance"
+    case deregisterInstance = "DeregisterInstance"
+    case assignInstance = "AssignInstance"
+    case unassignInstance = "UnassignInstance"
+    case getHostnameSuggestion = "GetHostnameSuggestion"
+    case startStack = "StartStack"
+    case stopStack = "StopStack"
+    case updateUserProfile = "UpdateUserProfile"
+    case deleteUserProfile = "DeleteUserProfile"
+    case describeMyUserProfile = "DescribeMyUserProfile"
+    case updateMyUserProfile = "UpdateMyUserProfile"
+    case describeOperatingSystems = "DescribeOperatingSystems"
+    case describeAgentVersions = "DescribeAgentVersions"
+    case describeServiceErrors = "DescribeServiceErrors"
 }
 
 extension Operation {
+    /// The model's other operations (behaviour.md section 12): UnsupportedOperationException.
+    static let unsupported: Set<String> = [
+        "AssignVolume",
+        "AssociateElasticIp",
+        "AttachElasticLoadBalancer",
+        "DeregisterEcsCluster",
+        "DeregisterElasticIp",
+        "DeregisterRdsDbInstance",
+        "DeregisterVolume",
+        "DescribeEcsClusters",
+        "DescribeElasticIps",
+        "DescribeElasticLoadBalancers",
+        "DescribeLoadBasedAutoScaling",
+        "DescribeRaidArrays",
+        "DescribeRdsDbInstances",
+        "DescribeTimeBasedAutoScaling",
+        "DescribeVolumes",
+        "DetachElasticLoadBalancer",
+        "DisassociateElasticIp",
+        "GrantAccess",
+        "RegisterEcsCluster",
+        "RegisterElasticIp",
+        "RegisterRdsDbInstance",
+        "RegisterVolume",
+        "SetLoadBasedAutoScaling",
+        "SetTimeBasedAutoScaling",
+        "UnassignVolume",
+        "UpdateElasticIp",
+        "UpdateRdsDbInstance",
+        "UpdateVolume",
+    ]
+
     /// What the caller needs (behaviour.md section 7).
     var permission: Permission {
         switch self {
@@ -50,14 +110,42 @@ extension Operation {
         case .describeUserProfiles: return .embedder
         case .setPermission: return .stack(.manage)
         case .describePermissions: return .stack(.manage)
+        case .updateStack: return .stack(.manage)
+        case .deleteStack: return .stack(.manage)
+        case .cloneStack: return .stack(.manage)
+        case .describeStackSummary: return .stack(.show)
+        case .describeStackProvisioningParameters: return .stack(.show)
+        case .updateLayer: return .stack(.manage)
+        case .deleteLayer: return .stack(.manage)
+        case .deleteApp: return .stack(.manage)
+        case .tagResource: return .stack(.manage)
+        case .untagResource: return .stack(.manage)
+        case .listTags: return .stack(.show)
+        case .updateInstance: return .stack(.manage)
+        case .deleteInstance: return .stack(.manage)
+        case .rebootInstance: return .stack(.manage)
+        case .registerInstance: return .stack(.manage)
+        case .deregisterInstance: return .stack(.manage)
+        case .assignInstance: return .stack(.manage)
+        case .unassignInstance: return .stack(.manage)
+        case .getHostnameSuggestion: return .stack(.manage)
+        case .startStack: return .stack(.manage)
+        case .stopStack: return .stack(.manage)
+        case .updateUserProfile: return .embedder
+        case .deleteUserProfile: return .embedder
+        case .describeMyUserProfile: return .selfManaged
+        case .updateMyUserProfile: return .selfManaged
+        case .describeOperatingSystems: return .anyone
+        case .describeAgentVersions: return .stack(.show)
+        case .describeServiceErrors: return .stack(.show)
         }
     }
 
     /// Whether the operation changes the store (reads are answered from the cache).
     public var writes: Bool {
         switch self {
-        case .createDeployment, .acknowledgeCommand, .completeCommand, .createStack, .createLayer, .createApp, .updateApp, .createInstance, .startInstance, .stopInstance, .createUserProfile, .setPermission: return true
-        case .describeDeployments, .describeCommands, .describeStacks, .describeLayers, .describeApps, .describeInstances, .describeUserProfiles, .describePermissions: return false
+        case .createDeployment, .acknowledgeCommand, .completeCommand, .createStack, .createLayer, .createApp, .updateApp, .createInstance, .startInstance, .stopInstance, .createUserProfile, .setPermission, .updateStack, .deleteStack, .cloneStack, .updateLayer, .deleteLayer, .deleteApp, .tagResource, .untagResource, .updateInstance, .deleteInstance, .rebootInstance, .registerInstance, .deregisterInstance, .assignInstance, .unassignInstance, .startStack, .stopStack, .updateUserProfile, .deleteUserProfile, .updateMyUserProfile: return true
+        case .describeDeployments, .describeCommands, .describeStacks, .describeLayers, .describeApps, .describeInstances, .describeUserProfiles, .describePermissions, .describeStackSummary, .describeStackProvisioningParameters, .listTags, .getHostnameSuggestion, .describeMyUserProfile, .describeOperatingSystems, .describeAgentVersions, .describeServiceErrors: return false
         }
     }
 
@@ -84,6 +172,34 @@ extension Operation {
         case .describeUserProfiles: return "DescribeUserProfilesResult"
         case .setPermission: return nil
         case .describePermissions: return "DescribePermissionsResult"
+        case .updateStack: return nil
+        case .deleteStack: return nil
+        case .cloneStack: return "CloneStackResult"
+        case .describeStackSummary: return "DescribeStackSummaryResult"
+        case .describeStackProvisioningParameters: return "DescribeStackProvisioningParametersResult"
+        case .updateLayer: return nil
+        case .deleteLayer: return nil
+        case .deleteApp: return nil
+        case .tagResource: return nil
+        case .untagResource: return nil
+        case .listTags: return "ListTagsResult"
+        case .updateInstance: return nil
+        case .deleteInstance: return nil
+        case .rebootInstance: return nil
+        case .registerInstance: return "RegisterInstanceResult"
+        case .deregisterInstance: return nil
+        case .assignInstance: return nil
+        case .unassignInstance: return nil
+        case .getHostnameSuggestion: return "GetHostnameSuggestionResult"
+        case .startStack: return nil
+        case .stopStack: return nil
+        case .updateUserProfile: return nil
+        case .deleteUserProfile: return nil
+        case .describeMyUserProfile: return "DescribeMyUserProfileResult"
+        case .updateMyUserProfile: return nil
+        case .describeOperatingSystems: return "DescribeOperatingSystemsResponse"
+        case .describeAgentVersions: return "DescribeAgentVersionsResult"
+        case .describeServiceErrors: return "DescribeServiceErrorsResult"
         }
     }
 
@@ -110,6 +226,34 @@ extension Operation {
         case .describeUserProfiles: return OperationShapes.describeUserProfiles
         case .setPermission: return OperationShapes.setPermission
         case .describePermissions: return OperationShapes.describePermissions
+        case .updateStack: return OperationShapes.updateStack
+        case .deleteStack: return OperationShapes.deleteStack
+        case .cloneStack: return OperationShapes.cloneStack
+        case .describeStackSummary: return OperationShapes.describeStackSummary
+        case .describeStackProvisioningParameters: return OperationShapes.describeStackProvisioningParameters
+        case .updateLayer: return OperationShapes.updateLayer
+        case .deleteLayer: return OperationShapes.deleteLayer
+        case .deleteApp: return OperationShapes.deleteApp
+        case .tagResource: return OperationShapes.tagResource
+        case .untagResource: return OperationShapes.untagResource
+        case .listTags: return OperationShapes.listTags
+        case .updateInstance: return OperationShapes.updateInstance
+        case .deleteInstance: return OperationShapes.deleteInstance
+        case .rebootInstance: return OperationShapes.rebootInstance
+        case .registerInstance: return OperationShapes.registerInstance
+        case .deregisterInstance: return OperationShapes.deregisterInstance
+        case .assignInstance: return OperationShapes.assignInstance
+        case .unassignInstance: return OperationShapes.unassignInstance
+        case .getHostnameSuggestion: return OperationShapes.getHostnameSuggestion
+        case .startStack: return OperationShapes.startStack
+        case .stopStack: return OperationShapes.stopStack
+        case .updateUserProfile: return OperationShapes.updateUserProfile
+        case .deleteUserProfile: return OperationShapes.deleteUserProfile
+        case .describeMyUserProfile: return OperationShapes.describeMyUserProfile
+        case .updateMyUserProfile: return OperationShapes.updateMyUserProfile
+        case .describeOperatingSystems: return OperationShapes.describeOperatingSystems
+        case .describeAgentVersions: return OperationShapes.describeAgentVersions
+        case .describeServiceErrors: return OperationShapes.describeServiceErrors
         }
     }
 }
@@ -373,6 +517,236 @@ extension OperationShapes {
         Member("IamUserArn", .string(max: Limits.string, values: nil)),
         Member("StackId", .string(max: Limits.string, values: nil)),
     ])
+    static let updateStack: Shape = .structure([
+        Member("StackId", .string(max: Limits.string, values: nil), required: true),
+        Member("Name", .string(max: Limits.string, values: nil)),
+        Member("Attributes", .map(.string(max: Limits.string, values: nil))),
+        Member("ServiceRoleArn", .string(max: Limits.string, values: nil)),
+        Member("DefaultInstanceProfileArn", .string(max: Limits.string, values: nil)),
+        Member("DefaultOs", .string(max: Limits.string, values: nil)),
+        Member("HostnameTheme", .string(max: Limits.string, values: nil)),
+        Member("DefaultAvailabilityZone", .string(max: Limits.string, values: nil)),
+        Member("DefaultSubnetId", .string(max: Limits.string, values: nil)),
+        Member("CustomJson", .string(max: Limits.customJson, values: nil)),
+        Member("ConfigurationManager", .structure([
+            Member("Name", .string(max: Limits.string, values: nil)),
+            Member("Version", .string(max: Limits.string, values: nil)),
+        ])),
+        Member("ChefConfiguration", .structure([
+            Member("ManageBerkshelf", .boolean),
+            Member("BerkshelfVersion", .string(max: Limits.string, values: nil)),
+        ])),
+        Member("UseCustomCookbooks", .boolean),
+        Member("CustomCookbooksSource", .structure([
+            Member("Type", .string(max: Limits.string, values: ["git", "svn", "archive", "s3"])),
+            Member("Url", .string(max: Limits.string, values: nil)),
+            Member("Username", .string(max: Limits.string, values: nil)),
+            Member("Password", .string(max: Limits.string, values: nil)),
+            Member("SshKey", .string(max: Limits.string, values: nil)),
+            Member("Revision", .string(max: Limits.string, values: nil)),
+        ])),
+        Member("DefaultSshKeyName", .string(max: Limits.string, values: nil)),
+        Member("DefaultRootDeviceType", .string(max: Limits.string, values: ["ebs", "instance-store"])),
+        Member("UseOpsworksSecurityGroups", .boolean),
+        Member("AgentVersion", .string(max: Limits.string, values: nil)),
+    ])
+    static let deleteStack: Shape = .structure([
+        Member("StackId", .string(max: Limits.string, values: nil), required: true),
+    ])
+    static let cloneStack: Shape = .structure([
+        Member("SourceStackId", .string(max: Limits.string, values: nil), required: true),
+        Member("Name", .string(max: Limits.string, values: nil)),
+        Member("Region", .string(max: Limits.string, values: nil)),
+        Member("VpcId", .string(max: Limits.string, values: nil)),
+        Member("Attributes", .map(.string(max: Limits.string, values: nil))),
+        Member("ServiceRoleArn", .string(max: Limits.string, values: nil), required: true),
+        Member("DefaultInstanceProfileArn", .string(max: Limits.string, values: nil)),
+        Member("DefaultOs", .string(max: Limits.string, values: nil)),
+        Member("HostnameTheme", .string(max: Limits.string, values: nil)),
+        Member("DefaultAvailabilityZone", .string(max: Limits.string, values: nil)),
+        Member("DefaultSubnetId", .string(max: Limits.string, values: nil)),
+        Member("CustomJson", .string(max: Limits.customJson, values: nil)),
+        Member("ConfigurationManager", .structure([
+            Member("Name", .string(max: Limits.string, values: nil)),
+            Member("Version", .string(max: Limits.string, values: nil)),
+        ])),
+        Member("ChefConfiguration", .structure([
+            Member("ManageBerkshelf", .boolean),
+            Member("BerkshelfVersion", .string(max: Limits.string, values: nil)),
+        ])),
+        Member("UseCustomCookbooks", .boolean),
+        Member("UseOpsworksSecurityGroups", .boolean),
+        Member("CustomCookbooksSource", .structure([
+            Member("Type", .string(max: Limits.string, values: ["git", "svn", "archive", "s3"])),
+            Member("Url", .string(max: Limits.string, values: nil)),
+            Member("Username", .string(max: Limits.string, values: nil)),
+            Member("Password", .string(max: Limits.string, values: nil)),
+            Member("SshKey", .string(max: Limits.string, values: nil)),
+            Member("Revision", .string(max: Limits.string, values: nil)),
+        ])),
+        Member("DefaultSshKeyName", .string(max: Limits.string, values: nil)),
+        Member("ClonePermissions", .boolean),
+        Member("CloneAppIds", .list(.string(max: Limits.string, values: nil))),
+        Member("DefaultRootDeviceType", .string(max: Limits.string, values: ["ebs", "instance-store"])),
+        Member("AgentVersion", .string(max: Limits.string, values: nil)),
+    ])
+    static let describeStackSummary: Shape = .structure([
+        Member("StackId", .string(max: Limits.string, values: nil), required: true),
+    ])
+    static let describeStackProvisioningParameters: Shape = .structure([
+        Member("StackId", .string(max: Limits.string, values: nil), required: true),
+    ])
+    static let updateLayer: Shape = .structure([
+        Member("LayerId", .string(max: Limits.string, values: nil), required: true),
+        Member("Name", .string(max: Limits.string, values: nil)),
+        Member("Shortname", .string(max: Limits.string, values: nil)),
+        Member("Attributes", .map(.string(max: Limits.string, values: nil))),
+        Member("CloudWatchLogsConfiguration", .structure([
+            Member("Enabled", .boolean),
+            Member("LogStreams", .list(.structure([
+                    Member("LogGroupName", .string(max: Limits.string, values: nil)),
+                    Member("DatetimeFormat", .string(max: Limits.string, values: nil)),
+                    Member("TimeZone", .string(max: Limits.string, values: ["LOCAL", "UTC"])),
+                    Member("File", .string(max: Limits.string, values: nil)),
+                    Member("FileFingerprintLines", .string(max: Limits.string, values: nil)),
+                    Member("MultiLineStartPattern", .string(max: Limits.string, values: nil)),
+                    Member("InitialPosition", .string(max: Limits.string, values: ["start_of_file", "end_of_file"])),
+                    Member("Encoding", .string(max: Limits.string, values: ["ascii", "big5", "big5hkscs", "cp037", "cp424", "cp437", "cp500", "cp720", "cp737", "cp775", "cp850", "cp852", "cp855", "cp856", "cp857", "cp858", "cp860", "cp861", "cp862", "cp863", "cp864", "cp865", "cp866", "cp869", "cp874", "cp875", "cp932", "cp949", "cp950", "cp1006", "cp1026", "cp1140", "cp1250", "cp1251", "cp1252", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "cp1258", "euc_jp", "euc_jis_2004", "euc_jisx0213", "euc_kr", "gb2312", "gbk", "gb18030", "hz", "iso2022_jp", "iso2022_jp_1", "iso2022_jp_2", "iso2022_jp_2004", "iso2022_jp_3", "iso2022_jp_ext", "iso2022_kr", "latin_1", "iso8859_2", "iso8859_3", "iso8859_4", "iso8859_5", "iso8859_6", "iso8859_7", "iso8859_8", "iso8859_9", "iso8859_10", "iso8859_13", "iso8859_14", "iso8859_15", "iso8859_16", "johab", "koi8_r", "koi8_u", "mac_cyrillic", "mac_greek", "mac_iceland", "mac_latin2", "mac_roman", "mac_turkish", "ptcp154", "shift_jis", "shift_jis_2004", "shift_jisx0213", "utf_32", "utf_32_be", "utf_32_le", "utf_16", "utf_16_be", "utf_16_le", "utf_7", "utf_8", "utf_8_sig"])),
+                    Member("BufferDuration", .integer),
+                    Member("BatchCount", .integer),
+                    Member("BatchSize", .integer),
+                ]))),
+        ])),
+        Member("CustomInstanceProfileArn", .string(max: Limits.string, values: nil)),
+        Member("CustomJson", .string(max: Limits.customJson, values: nil)),
+        Member("CustomSecurityGroupIds", .list(.string(max: Limits.string, values: nil))),
+        Member("Packages", .list(.string(max: Limits.string, values: nil))),
+        Member("VolumeConfigurations", .list(.structure([
+                Member("MountPoint", .string(max: Limits.string, values: nil), required: true),
+                Member("RaidLevel", .integer),
+                Member("NumberOfDisks", .integer, required: true),
+                Member("Size", .integer, required: true),
+                Member("VolumeType", .string(max: Limits.string, values: nil)),
+                Member("Iops", .integer),
+                Member("Encrypted", .boolean),
+            ]))),
+        Member("EnableAutoHealing", .boolean),
+        Member("AutoAssignElasticIps", .boolean),
+        Member("AutoAssignPublicIps", .boolean),
+        Member("CustomRecipes", .structure([
+            Member("Setup", .list(.string(max: Limits.string, values: nil))),
+            Member("Configure", .list(.string(max: Limits.string, values: nil))),
+            Member("Deploy", .list(.string(max: Limits.string, values: nil))),
+            Member("Undeploy", .list(.string(max: Limits.string, values: nil))),
+            Member("Shutdown", .list(.string(max: Limits.string, values: nil))),
+        ])),
+        Member("InstallUpdatesOnBoot", .boolean),
+        Member("UseEbsOptimizedInstances", .boolean),
+        Member("LifecycleEventConfiguration", .structure([
+            Member("Shutdown", .structure([
+                Member("ExecutionTimeout", .integer),
+                Member("DelayUntilElbConnectionsDrained", .boolean),
+            ])),
+        ])),
+    ])
+    static let deleteLayer: Shape = .structure([
+        Member("LayerId", .string(max: Limits.string, values: nil), required: true),
+    ])
+    static let deleteApp: Shape = .structure([
+        Member("AppId", .string(max: Limits.string, values: nil), required: true),
+    ])
+    static let tagResource: Shape = .structure([
+        Member("ResourceArn", .string(max: Limits.string, values: nil), required: true),
+        Member("Tags", .map(.string(max: Limits.string, values: nil)), required: true),
+    ])
+    static let untagResource: Shape = .structure([
+        Member("ResourceArn", .string(max: Limits.string, values: nil), required: true),
+        Member("TagKeys", .list(.string(max: Limits.string, values: nil)), required: true),
+    ])
+    static let listTags: Shape = .structure([
+        Member("ResourceArn", .string(max: Limits.string, values: nil), required: true),
+        Member("MaxResults", .integer),
+        Member("NextToken", .string(max: Limits.string, values: nil)),
+    ])
+    static let updateInstance: Shape = .structure([
+        Member("InstanceId", .string(max: Limits.string, values: nil), required: true),
+        Member("LayerIds", .list(.string(max: Limits.string, values: nil))),
+        Member("InstanceType", .string(max: Limits.string, values: nil)),
+        Member("AutoScalingType", .string(max: Limits.string, values: ["load", "timer"])),
+        Member("Hostname", .string(max: Limits.string, values: nil)),
+        Member("Os", .string(max: Limits.string, values: nil)),
+        Member("AmiId", .string(max: Limits.string, values: nil)),
+        Member("SshKeyName", .string(max: Limits.string, values: nil)),
+        Member("Architecture", .string(max: Limits.string, values: ["x86_64", "i386"])),
+        Member("InstallUpdatesOnBoot", .boolean),
+        Member("EbsOptimized", .boolean),
+        Member("AgentVersion", .string(max: Limits.string, values: nil)),
+    ])
+    static let deleteInstance: Shape = .structure([
+        Member("InstanceId", .string(max: Limits.string, values: nil), required: true),
+        Member("DeleteElasticIp", .boolean),
+        Member("DeleteVolumes", .boolean),
+    ])
+    static let rebootInstance: Shape = .structure([
+        Member("InstanceId", .string(max: Limits.string, values: nil), required: true),
+    ])
+    static let registerInstance: Shape = .structure([
+        Member("StackId", .string(max: Limits.string, values: nil), required: true),
+        Member("Hostname", .string(max: Limits.string, values: nil)),
+        Member("PublicIp", .string(max: Limits.string, values: nil)),
+        Member("PrivateIp", .string(max: Limits.string, values: nil)),
+        Member("RsaPublicKey", .string(max: Limits.string, values: nil)),
+        Member("RsaPublicKeyFingerprint", .string(max: Limits.string, values: nil)),
+        Member("InstanceIdentity", .structure([
+            Member("Document", .string(max: Limits.string, values: nil)),
+            Member("Signature", .string(max: Limits.string, values: nil)),
+        ])),
+    ])
+    static let deregisterInstance: Shape = .structure([
+        Member("InstanceId", .string(max: Limits.string, values: nil), required: true),
+    ])
+    static let assignInstance: Shape = .structure([
+        Member("InstanceId", .string(max: Limits.string, values: nil), required: true),
+        Member("LayerIds", .list(.string(max: Limits.string, values: nil)), required: true),
+    ])
+    static let unassignInstance: Shape = .structure([
+        Member("InstanceId", .string(max: Limits.string, values: nil), required: true),
+    ])
+    static let getHostnameSuggestion: Shape = .structure([
+        Member("LayerId", .string(max: Limits.string, values: nil), required: true),
+    ])
+    static let startStack: Shape = .structure([
+        Member("StackId", .string(max: Limits.string, values: nil), required: true),
+    ])
+    static let stopStack: Shape = .structure([
+        Member("StackId", .string(max: Limits.string, values: nil), required: true),
+    ])
+    static let updateUserProfile: Shape = .structure([
+        Member("IamUserArn", .string(max: Limits.string, values: nil), required: true),
+        Member("SshUsername", .string(max: Limits.string, values: nil)),
+        Member("SshPublicKey", .string(max: Limits.string, values: nil)),
+        Member("AllowSelfManagement", .boolean),
+    ])
+    static let deleteUserProfile: Shape = .structure([
+        Member("IamUserArn", .string(max: Limits.string, values: nil), required: true),
+    ])
+    static let describeMyUserProfile: Shape = .structure([])
+    static let updateMyUserProfile: Shape = .structure([
+        Member("SshPublicKey", .string(max: Limits.string, values: nil)),
+    ])
+    static let describeOperatingSystems: Shape = .structure([])
+    static let describeAgentVersions: Shape = .structure([
+        Member("StackId", .string(max: Limits.string, values: nil)),
+        Member("ConfigurationManager", .structure([
+            Member("Name", .string(max: Limits.string, values: nil)),
+            Member("Version", .string(max: Limits.string, values: nil)),
+        ])),
+    ])
+    static let describeServiceErrors: Shape = .structure([
+        Member("StackId", .string(max: Limits.string, values: nil)),
+        Member("InstanceId", .string(max: Limits.string, values: nil)),
+        Member("ServiceErrorIds", .list(.string(max: Limits.string, values: nil))),
+    ])
 
     /// The members each resource's describe call may return, by output shape name.
     static let outputMembers: [String: Set<String>] = [
@@ -382,6 +756,9 @@ extension OperationShapes {
         "Instance": ["AgentVersion", "AmiId", "Architecture", "Arn", "AutoScalingType", "AvailabilityZone", "BlockDeviceMappings", "CreatedAt", "EbsOptimized", "Ec2InstanceId", "EcsClusterArn", "EcsContainerInstanceArn", "ElasticIp", "Hostname", "InfrastructureClass", "InstallUpdatesOnBoot", "InstanceId", "InstanceProfileArn", "InstanceType", "LastServiceErrorId", "LayerIds", "Os", "Platform", "PrivateDns", "PrivateIp", "PublicDns", "PublicIp", "RegisteredBy", "ReportedAgentVersion", "ReportedOs", "RootDeviceType", "RootDeviceVolumeId", "SecurityGroupIds", "SshHostDsaKeyFingerprint", "SshHostRsaKeyFingerprint", "SshKeyName", "StackId", "Status", "SubnetId", "Tenancy", "VirtualizationType"],
         "UserProfile": ["IamUserArn", "Name", "SshUsername", "SshPublicKey", "AllowSelfManagement"],
     ]
+
+    /// DescribeStackSummary's InstancesCount members (one per instance status).
+    static let instancesCountMembers: [String] = ["Assigning", "Booting", "ConnectionLost", "Deregistering", "Online", "Pending", "Rebooting", "Registered", "Registering", "Requested", "RunningSetup", "SetupFailed", "ShuttingDown", "StartFailed", "StopFailed", "Stopped", "Stopping", "Terminated", "Terminating", "Unassigning"]
 }
 
 /// DescribeDeployments's request, validated.
@@ -822,6 +1199,506 @@ struct DescribePermissionsRequest {
     }
 }
 
+/// UpdateStack's request, validated.
+struct UpdateStackRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let stackId: String
+    let name: String?
+    let attributes: [(String, String)]?
+    let serviceRoleArn: String?
+    let defaultInstanceProfileArn: String?
+    let defaultOs: String?
+    let hostnameTheme: String?
+    let defaultAvailabilityZone: String?
+    let defaultSubnetId: String?
+    let customJson: String?
+    let configurationManager: Model.StackConfigurationManager?
+    let chefConfiguration: Model.ChefConfiguration?
+    let useCustomCookbooks: Bool?
+    let customCookbooksSource: Model.Source?
+    let defaultSshKeyName: String?
+    let defaultRootDeviceType: String?
+    let useOpsworksSecurityGroups: Bool?
+    let agentVersion: String?
+
+    init(_ v: Value) throws {
+        value = v
+        stackId = try v.required("StackId", Decode.string)
+        name = try v.optional("Name", Decode.string)
+        attributes = try v.optional("Attributes", { try Decode.map($0, Decode.string) })
+        serviceRoleArn = try v.optional("ServiceRoleArn", Decode.string)
+        defaultInstanceProfileArn = try v.optional("DefaultInstanceProfileArn", Decode.string)
+        defaultOs = try v.optional("DefaultOs", Decode.string)
+        hostnameTheme = try v.optional("HostnameTheme", Decode.string)
+        defaultAvailabilityZone = try v.optional("DefaultAvailabilityZone", Decode.string)
+        defaultSubnetId = try v.optional("DefaultSubnetId", Decode.string)
+        customJson = try v.optional("CustomJson", Decode.string)
+        configurationManager = try v.optional("ConfigurationManager", Model.StackConfigurationManager.init)
+        chefConfiguration = try v.optional("ChefConfiguration", Model.ChefConfiguration.init)
+        useCustomCookbooks = try v.optional("UseCustomCookbooks", Decode.boolean)
+        customCookbooksSource = try v.optional("CustomCookbooksSource", Model.Source.init)
+        defaultSshKeyName = try v.optional("DefaultSshKeyName", Decode.string)
+        defaultRootDeviceType = try v.optional("DefaultRootDeviceType", Decode.string)
+        useOpsworksSecurityGroups = try v.optional("UseOpsworksSecurityGroups", Decode.boolean)
+        agentVersion = try v.optional("AgentVersion", Decode.string)
+    }
+}
+
+/// DeleteStack's request, validated.
+struct DeleteStackRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let stackId: String
+
+    init(_ v: Value) throws {
+        value = v
+        stackId = try v.required("StackId", Decode.string)
+    }
+}
+
+/// CloneStack's request, validated.
+struct CloneStackRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let sourceStackId: String
+    let name: String?
+    let region: String?
+    let vpcId: String?
+    let attributes: [(String, String)]?
+    let serviceRoleArn: String
+    let defaultInstanceProfileArn: String?
+    let defaultOs: String?
+    let hostnameTheme: String?
+    let defaultAvailabilityZone: String?
+    let defaultSubnetId: String?
+    let customJson: String?
+    let configurationManager: Model.StackConfigurationManager?
+    let chefConfiguration: Model.ChefConfiguration?
+    let useCustomCookbooks: Bool?
+    let useOpsworksSecurityGroups: Bool?
+    let customCookbooksSource: Model.Source?
+    let defaultSshKeyName: String?
+    let clonePermissions: Bool?
+    let cloneAppIds: [String]?
+    let defaultRootDeviceType: String?
+    let agentVersion: String?
+
+    init(_ v: Value) throws {
+        value = v
+        sourceStackId = try v.required("SourceStackId", Decode.string)
+        name = try v.optional("Name", Decode.string)
+        region = try v.optional("Region", Decode.string)
+        vpcId = try v.optional("VpcId", Decode.string)
+        attributes = try v.optional("Attributes", { try Decode.map($0, Decode.string) })
+        serviceRoleArn = try v.required("ServiceRoleArn", Decode.string)
+        defaultInstanceProfileArn = try v.optional("DefaultInstanceProfileArn", Decode.string)
+        defaultOs = try v.optional("DefaultOs", Decode.string)
+        hostnameTheme = try v.optional("HostnameTheme", Decode.string)
+        defaultAvailabilityZone = try v.optional("DefaultAvailabilityZone", Decode.string)
+        defaultSubnetId = try v.optional("DefaultSubnetId", Decode.string)
+        customJson = try v.optional("CustomJson", Decode.string)
+        configurationManager = try v.optional("ConfigurationManager", Model.StackConfigurationManager.init)
+        chefConfiguration = try v.optional("ChefConfiguration", Model.ChefConfiguration.init)
+        useCustomCookbooks = try v.optional("UseCustomCookbooks", Decode.boolean)
+        useOpsworksSecurityGroups = try v.optional("UseOpsworksSecurityGroups", Decode.boolean)
+        customCookbooksSource = try v.optional("CustomCookbooksSource", Model.Source.init)
+        defaultSshKeyName = try v.optional("DefaultSshKeyName", Decode.string)
+        clonePermissions = try v.optional("ClonePermissions", Decode.boolean)
+        cloneAppIds = try v.optional("CloneAppIds", Decode.strings)
+        defaultRootDeviceType = try v.optional("DefaultRootDeviceType", Decode.string)
+        agentVersion = try v.optional("AgentVersion", Decode.string)
+    }
+}
+
+/// DescribeStackSummary's request, validated.
+struct DescribeStackSummaryRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let stackId: String
+
+    init(_ v: Value) throws {
+        value = v
+        stackId = try v.required("StackId", Decode.string)
+    }
+}
+
+/// DescribeStackProvisioningParameters's request, validated.
+struct DescribeStackProvisioningParametersRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let stackId: String
+
+    init(_ v: Value) throws {
+        value = v
+        stackId = try v.required("StackId", Decode.string)
+    }
+}
+
+/// UpdateLayer's request, validated.
+struct UpdateLayerRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let layerId: String
+    let name: String?
+    let shortname: String?
+    let attributes: [(String, String)]?
+    let cloudWatchLogsConfiguration: Model.CloudWatchLogsConfiguration?
+    let customInstanceProfileArn: String?
+    let customJson: String?
+    let customSecurityGroupIds: [String]?
+    let packages: [String]?
+    let volumeConfigurations: [Model.VolumeConfiguration]?
+    let enableAutoHealing: Bool?
+    let autoAssignElasticIps: Bool?
+    let autoAssignPublicIps: Bool?
+    let customRecipes: Model.Recipes?
+    let installUpdatesOnBoot: Bool?
+    let useEbsOptimizedInstances: Bool?
+    let lifecycleEventConfiguration: Model.LifecycleEventConfiguration?
+
+    init(_ v: Value) throws {
+        value = v
+        layerId = try v.required("LayerId", Decode.string)
+        name = try v.optional("Name", Decode.string)
+        shortname = try v.optional("Shortname", Decode.string)
+        attributes = try v.optional("Attributes", { try Decode.map($0, Decode.string) })
+        cloudWatchLogsConfiguration = try v.optional("CloudWatchLogsConfiguration", Model.CloudWatchLogsConfiguration.init)
+        customInstanceProfileArn = try v.optional("CustomInstanceProfileArn", Decode.string)
+        customJson = try v.optional("CustomJson", Decode.string)
+        customSecurityGroupIds = try v.optional("CustomSecurityGroupIds", Decode.strings)
+        packages = try v.optional("Packages", Decode.strings)
+        volumeConfigurations = try v.optional("VolumeConfigurations", { try Decode.list($0, Model.VolumeConfiguration.init) })
+        enableAutoHealing = try v.optional("EnableAutoHealing", Decode.boolean)
+        autoAssignElasticIps = try v.optional("AutoAssignElasticIps", Decode.boolean)
+        autoAssignPublicIps = try v.optional("AutoAssignPublicIps", Decode.boolean)
+        customRecipes = try v.optional("CustomRecipes", Model.Recipes.init)
+        installUpdatesOnBoot = try v.optional("InstallUpdatesOnBoot", Decode.boolean)
+        useEbsOptimizedInstances = try v.optional("UseEbsOptimizedInstances", Decode.boolean)
+        lifecycleEventConfiguration = try v.optional("LifecycleEventConfiguration", Model.LifecycleEventConfiguration.init)
+    }
+}
+
+/// DeleteLayer's request, validated.
+struct DeleteLayerRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let layerId: String
+
+    init(_ v: Value) throws {
+        value = v
+        layerId = try v.required("LayerId", Decode.string)
+    }
+}
+
+/// DeleteApp's request, validated.
+struct DeleteAppRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let appId: String
+
+    init(_ v: Value) throws {
+        value = v
+        appId = try v.required("AppId", Decode.string)
+    }
+}
+
+/// TagResource's request, validated.
+struct TagResourceRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let resourceArn: String
+    let tags: [(String, String)]
+
+    init(_ v: Value) throws {
+        value = v
+        resourceArn = try v.required("ResourceArn", Decode.string)
+        tags = try v.required("Tags", { try Decode.map($0, Decode.string) })
+    }
+}
+
+/// UntagResource's request, validated.
+struct UntagResourceRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let resourceArn: String
+    let tagKeys: [String]
+
+    init(_ v: Value) throws {
+        value = v
+        resourceArn = try v.required("ResourceArn", Decode.string)
+        tagKeys = try v.required("TagKeys", Decode.strings)
+    }
+}
+
+/// ListTags's request, validated.
+struct ListTagsRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let resourceArn: String
+    let maxResults: Int64?
+    let nextToken: String?
+
+    init(_ v: Value) throws {
+        value = v
+        resourceArn = try v.required("ResourceArn", Decode.string)
+        maxResults = try v.optional("MaxResults", Decode.integer)
+        nextToken = try v.optional("NextToken", Decode.string)
+    }
+}
+
+/// UpdateInstance's request, validated.
+struct UpdateInstanceRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let instanceId: String
+    let layerIds: [String]?
+    let instanceType: String?
+    let autoScalingType: String?
+    let hostname: String?
+    let os: String?
+    let amiId: String?
+    let sshKeyName: String?
+    let architecture: String?
+    let installUpdatesOnBoot: Bool?
+    let ebsOptimized: Bool?
+    let agentVersion: String?
+
+    init(_ v: Value) throws {
+        value = v
+        instanceId = try v.required("InstanceId", Decode.string)
+        layerIds = try v.optional("LayerIds", Decode.strings)
+        instanceType = try v.optional("InstanceType", Decode.string)
+        autoScalingType = try v.optional("AutoScalingType", Decode.string)
+        hostname = try v.optional("Hostname", Decode.string)
+        os = try v.optional("Os", Decode.string)
+        amiId = try v.optional("AmiId", Decode.string)
+        sshKeyName = try v.optional("SshKeyName", Decode.string)
+        architecture = try v.optional("Architecture", Decode.string)
+        installUpdatesOnBoot = try v.optional("InstallUpdatesOnBoot", Decode.boolean)
+        ebsOptimized = try v.optional("EbsOptimized", Decode.boolean)
+        agentVersion = try v.optional("AgentVersion", Decode.string)
+    }
+}
+
+/// DeleteInstance's request, validated.
+struct DeleteInstanceRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let instanceId: String
+    let deleteElasticIp: Bool?
+    let deleteVolumes: Bool?
+
+    init(_ v: Value) throws {
+        value = v
+        instanceId = try v.required("InstanceId", Decode.string)
+        deleteElasticIp = try v.optional("DeleteElasticIp", Decode.boolean)
+        deleteVolumes = try v.optional("DeleteVolumes", Decode.boolean)
+    }
+}
+
+/// RebootInstance's request, validated.
+struct RebootInstanceRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let instanceId: String
+
+    init(_ v: Value) throws {
+        value = v
+        instanceId = try v.required("InstanceId", Decode.string)
+    }
+}
+
+/// RegisterInstance's request, validated.
+struct RegisterInstanceRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let stackId: String
+    let hostname: String?
+    let publicIp: String?
+    let privateIp: String?
+    let rsaPublicKey: String?
+    let rsaPublicKeyFingerprint: String?
+    let instanceIdentity: Model.InstanceIdentity?
+
+    init(_ v: Value) throws {
+        value = v
+        stackId = try v.required("StackId", Decode.string)
+        hostname = try v.optional("Hostname", Decode.string)
+        publicIp = try v.optional("PublicIp", Decode.string)
+        privateIp = try v.optional("PrivateIp", Decode.string)
+        rsaPublicKey = try v.optional("RsaPublicKey", Decode.string)
+        rsaPublicKeyFingerprint = try v.optional("RsaPublicKeyFingerprint", Decode.string)
+        instanceIdentity = try v.optional("InstanceIdentity", Model.InstanceIdentity.init)
+    }
+}
+
+/// DeregisterInstance's request, validated.
+struct DeregisterInstanceRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let instanceId: String
+
+    init(_ v: Value) throws {
+        value = v
+        instanceId = try v.required("InstanceId", Decode.string)
+    }
+}
+
+/// AssignInstance's request, validated.
+struct AssignInstanceRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let instanceId: String
+    let layerIds: [String]
+
+    init(_ v: Value) throws {
+        value = v
+        instanceId = try v.required("InstanceId", Decode.string)
+        layerIds = try v.required("LayerIds", Decode.strings)
+    }
+}
+
+/// UnassignInstance's request, validated.
+struct UnassignInstanceRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let instanceId: String
+
+    init(_ v: Value) throws {
+        value = v
+        instanceId = try v.required("InstanceId", Decode.string)
+    }
+}
+
+/// GetHostnameSuggestion's request, validated.
+struct GetHostnameSuggestionRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let layerId: String
+
+    init(_ v: Value) throws {
+        value = v
+        layerId = try v.required("LayerId", Decode.string)
+    }
+}
+
+/// StartStack's request, validated.
+struct StartStackRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let stackId: String
+
+    init(_ v: Value) throws {
+        value = v
+        stackId = try v.required("StackId", Decode.string)
+    }
+}
+
+/// StopStack's request, validated.
+struct StopStackRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let stackId: String
+
+    init(_ v: Value) throws {
+        value = v
+        stackId = try v.required("StackId", Decode.string)
+    }
+}
+
+/// UpdateUserProfile's request, validated.
+struct UpdateUserProfileRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let iamUserArn: String
+    let sshUsername: String?
+    let sshPublicKey: String?
+    let allowSelfManagement: Bool?
+
+    init(_ v: Value) throws {
+        value = v
+        iamUserArn = try v.required("IamUserArn", Decode.string)
+        sshUsername = try v.optional("SshUsername", Decode.string)
+        sshPublicKey = try v.optional("SshPublicKey", Decode.string)
+        allowSelfManagement = try v.optional("AllowSelfManagement", Decode.boolean)
+    }
+}
+
+/// DeleteUserProfile's request, validated.
+struct DeleteUserProfileRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let iamUserArn: String
+
+    init(_ v: Value) throws {
+        value = v
+        iamUserArn = try v.required("IamUserArn", Decode.string)
+    }
+}
+
+/// DescribeMyUserProfile's request, validated.
+struct DescribeMyUserProfileRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+
+    init(_ v: Value) throws {
+        value = v
+    }
+}
+
+/// UpdateMyUserProfile's request, validated.
+struct UpdateMyUserProfileRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let sshPublicKey: String?
+
+    init(_ v: Value) throws {
+        value = v
+        sshPublicKey = try v.optional("SshPublicKey", Decode.string)
+    }
+}
+
+/// DescribeOperatingSystems's request, validated.
+struct DescribeOperatingSystemsRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+
+    init(_ v: Value) throws {
+        value = v
+    }
+}
+
+/// DescribeAgentVersions's request, validated.
+struct DescribeAgentVersionsRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let stackId: String?
+    let configurationManager: Model.StackConfigurationManager?
+
+    init(_ v: Value) throws {
+        value = v
+        stackId = try v.optional("StackId", Decode.string)
+        configurationManager = try v.optional("ConfigurationManager", Model.StackConfigurationManager.init)
+    }
+}
+
+/// DescribeServiceErrors's request, validated.
+struct DescribeServiceErrorsRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let stackId: String?
+    let instanceId: String?
+    let serviceErrorIds: [String]?
+
+    init(_ v: Value) throws {
+        value = v
+        stackId = try v.optional("StackId", Decode.string)
+        instanceId = try v.optional("InstanceId", Decode.string)
+        serviceErrorIds = try v.optional("ServiceErrorIds", Decode.strings)
+    }
+}
+
 /// The request members' structures, by the model's shape names.
 enum Model {
     struct DeploymentCommand {
@@ -1029,6 +1906,16 @@ enum Model {
             deleteOnTermination = try v.optional("DeleteOnTermination", Decode.boolean)
         }
     }
+
+    struct InstanceIdentity {
+        let document: String?
+        let signature: String?
+
+        init(_ v: Value) throws {
+            document = try v.optional("Document", Decode.string)
+            signature = try v.optional("Signature", Decode.string)
+        }
+    }
 }
 
 extension Store {
@@ -1055,6 +1942,34 @@ extension Store {
         case .describeUserProfiles: return try describeUserProfiles(DescribeUserProfilesRequest(request), access)
         case .setPermission: return try setPermission(SetPermissionRequest(request), access)
         case .describePermissions: return try describePermissions(DescribePermissionsRequest(request), access)
+        case .updateStack: return try updateStack(UpdateStackRequest(request), access)
+        case .deleteStack: return try deleteStack(DeleteStackRequest(request), access)
+        case .cloneStack: return try cloneStack(CloneStackRequest(request), access)
+        case .describeStackSummary: return try describeStackSummary(DescribeStackSummaryRequest(request), access)
+        case .describeStackProvisioningParameters: return try describeStackProvisioningParameters(DescribeStackProvisioningParametersRequest(request), access)
+        case .updateLayer: return try updateLayer(UpdateLayerRequest(request), access)
+        case .deleteLayer: return try deleteLayer(DeleteLayerRequest(request), access)
+        case .deleteApp: return try deleteApp(DeleteAppRequest(request), access)
+        case .tagResource: return try tagResource(TagResourceRequest(request), access)
+        case .untagResource: return try untagResource(UntagResourceRequest(request), access)
+        case .listTags: return try listTags(ListTagsRequest(request), access)
+        case .updateInstance: return try updateInstance(UpdateInstanceRequest(request), access)
+        case .deleteInstance: return try deleteInstance(DeleteInstanceRequest(request), access)
+        case .rebootInstance: return try rebootInstance(RebootInstanceRequest(request), access)
+        case .registerInstance: return try registerInstance(RegisterInstanceRequest(request), access)
+        case .deregisterInstance: return try deregisterInstance(DeregisterInstanceRequest(request), access)
+        case .assignInstance: return try assignInstance(AssignInstanceRequest(request), access)
+        case .unassignInstance: return try unassignInstance(UnassignInstanceRequest(request), access)
+        case .getHostnameSuggestion: return try getHostnameSuggestion(GetHostnameSuggestionRequest(request), access)
+        case .startStack: return try startStack(StartStackRequest(request), access)
+        case .stopStack: return try stopStack(StopStackRequest(request), access)
+        case .updateUserProfile: return try updateUserProfile(UpdateUserProfileRequest(request), access)
+        case .deleteUserProfile: return try deleteUserProfile(DeleteUserProfileRequest(request), access)
+        case .describeMyUserProfile: return try describeMyUserProfile(DescribeMyUserProfileRequest(request), access)
+        case .updateMyUserProfile: return try updateMyUserProfile(UpdateMyUserProfileRequest(request), access)
+        case .describeOperatingSystems: return try describeOperatingSystems(DescribeOperatingSystemsRequest(request), access)
+        case .describeAgentVersions: return try describeAgentVersions(DescribeAgentVersionsRequest(request), access)
+        case .describeServiceErrors: return try describeServiceErrors(DescribeServiceErrorsRequest(request), access)
         }
     }
 }

@@ -50,96 +50,23 @@ extension Store {
 
     // MARK: Create
 
-    func createStack(_ r: CreateStackRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
-        let id = Store.newID()
-        let region = r.region
-        let createdAt = now()
-        // Arn, as AWS spelled it; the account is the creator's.
-        let arn = "arn:aws:opsworks:\(region):\(access.account):stack/\(id)/"
-        let body = try Store.kept(r.value, .stack, adding: [("Arn", .string(arn))])
-        try engine.write { c, change in
-            let s = try c.prepare("INSERT INTO stacks(id, region, created_at, body, change_seq) VALUES(?,?,?,?,?)")
-            s.bind(1, id).bind(2, region).bind(3, createdAt).bind(4, body).bind(5, change)
-            try s.run()
-            if let caller {
-                // The creator of a stack manages it.
-                let p = try c.prepare("""
-                    INSERT INTO permissions(stack_id, iam_user_arn, level, allow_ssh, allow_sudo, change_seq)
-                    VALUES(?,?,'manage',1,1,?)
-                    """)
-                p.bind(1, id).bind(2, caller).bind(3, change)
-                try p.run()
-            }
-        }
-        return try Store.json(.object([("StackId", .string(id))]))
-    }
-
-    /// CreateLayer and CreateApp: a resource of a stack the caller manages, kept as given.
-    private func createInStack(_ stackID: String, _ v: Value, _ kind: ResourceKind, _ access: Access,
-                               then: (Connection, _ id: String, _ body: String) throws -> Void = { _, _, _ in }) throws -> UnsafeMutablePointer<json_t> {
+    /// CreateLayer and CreateApp: a resource of a stack the caller manages. `body` makes
+    /// what is kept (the given members with their defaults) and applies the operation's
+    /// other rules (section 1's order: after the stack and the permission); `then` adds
+    /// what else the resource needs.
+    func createInStack(_ stackID: String, _ kind: ResourceKind, _ access: Access,
+                       body: (Connection, StackRow, _ id: String) throws -> String,
+                       then: (Connection, _ id: String, _ body: String) throws -> Void = { _, _, _ in }) throws -> UnsafeMutablePointer<json_t> {
         let id = Store.newID()
         let createdAt = now()
-        let body = try Store.kept(v, kind, dropping: ["StackId"])
         try engine.write { c, change in
             let stack = try stackRow(c, stackID)
             try access.check(c, stack)
+            let body = try body(c, stack, id)
             try insertResource(c, kind, id: id, stackID: stackID, createdAt: createdAt, body: body, change: change)
             try then(c, id, body)
         }
         return try Store.json(.object([(kind.idMember, .string(id))]))
-    }
-
-    func createLayer(_ r: CreateLayerRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
-        try createInStack(r.stackId, r.value, .layer, access)
-    }
-
-    func createApp(_ r: CreateAppRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
-        try createInStack(r.stackId, r.value, .app, access) { c, id, body in
-            let version = try c.prepare("INSERT INTO app_versions(app_id, version, body) VALUES(?, 1, ?)")
-            version.bind(1, id).bind(2, body)
-            try version.run()
-        }
-    }
-
-    func createInstance(_ r: CreateInstanceRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
-        let stackID = r.stackId
-        let layerIDs = r.layerIds
-        let id = Store.newID()
-        let createdAt = now()
-        let body = try Store.kept(r.value, .instance, dropping: ["StackId"])
-        try engine.write { c, change in
-            let stack = try stackRow(c, stackID)
-            let layerStacks = try layerIDs.map { try stackOf(c, .layer, $0) }
-            try access.check(c, stack)
-            for (l, s) in zip(layerIDs, layerStacks) where s != stackID {
-                throw OwdError.validation("Layer \(l) does not belong to stack \(stackID)")
-            }
-            var unique: [String] = []
-            for l in layerIDs where !unique.contains(l) { unique.append(l) }
-            try insertResource(c, .instance, id: id, stackID: stackID, createdAt: createdAt, body: body, change: change,
-                               extra: ["status": "stopped", "layer_ids": unique.joined(separator: ","),
-                                       "os": r.os ?? ""])
-        }
-        return try Store.json(.object([("InstanceId", .string(id))]))
-    }
-
-    func setInstanceStatus(_ id: String, _ access: Access, _ status: String) throws -> UnsafeMutablePointer<json_t> {
-        try engine.write { c, _ in
-            let stack = try stackRow(c, try stackOf(c, .instance, id))
-            try access.check(c, stack)
-            let s = try c.prepare("UPDATE instances SET status=? WHERE id=?")
-            s.bind(1, status).bind(2, id)
-            try s.run()
-        }
-        return try Store.empty()
-    }
-
-    func startInstance(_ r: StartInstanceRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
-        try setInstanceStatus(r.instanceId, access, "online")
-    }
-
-    func stopInstance(_ r: StopInstanceRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
-        try setInstanceStatus(r.instanceId, access, "stopped")
     }
 
     // MARK: Describe
@@ -208,6 +135,11 @@ extension Store {
                 cjansson_decref(body)
                 throw OwdError.outOfMemory
             }
+        }
+        // Section 10: every answer of a stack, layer or app is built here.
+        guard Secrets.filter(body, kind.resource) else {
+            cjansson_decref(body)
+            throw OwdError.outOfMemory
         }
         return body
     }

@@ -6,7 +6,8 @@ extension Engine {
     /// 1: the first schema. 2: app versions (rollback) and the app version a deployment
     /// deployed. 3: stacks and apps indexed by change, so a cache refresh never scans them.
     /// 4: tombstones, so that deletions reach every cache through the change sequence.
-    static let schemaVersion: Int32 = 4
+    /// 5: tags of stacks and layers (TagResource).
+    static let schemaVersion: Int32 = 5
 
     static func prepareSchema(_ c: Connection, path: String) throws {
         let appID = Int32(truncatingIfNeeded: try c.scalar("PRAGMA application_id"))
@@ -107,6 +108,11 @@ extension Engine {
             CREATE TABLE tombstones(seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, id TEXT NOT NULL,
                 iam_user_arn TEXT, change_seq INTEGER NOT NULL);
             CREATE INDEX tombstones_change ON tombstones(change_seq);
+            """,
+        4: """
+            CREATE TABLE tags(kind TEXT NOT NULL, id TEXT NOT NULL, stack_id TEXT NOT NULL, key TEXT NOT NULL,
+                value TEXT NOT NULL, PRIMARY KEY(kind, id, key)) WITHOUT ROWID;
+            CREATE INDEX tags_stack ON tags(stack_id);
             """,
     ]
 

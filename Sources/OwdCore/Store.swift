@@ -29,8 +29,18 @@ public final class Store {
     /// The operations owd answers, by AWS name.
     public static var operations: [String] { Operation.allCases.map(\.rawValue).sorted() }
 
+    /// Throws what a call of `name` would before reading its request: UnsupportedOperation
+    /// for the model's operations owd does not serve, UnknownOperation for any other name
+    /// (for a front end, such as the HTTP endpoint, that refuses before reading a body).
+    public static func checkOperation(_ name: String) throws { _ = try operation(name) }
+
     static func operation(_ name: String) throws -> Operation {
-        guard let op = Operation(rawValue: name) else { throw OwdError.unknownOperation("Unknown operation \(name)") }
+        guard let op = Operation(rawValue: name) else {
+            if Operation.unsupported.contains(name) {
+                throw OwdError.unsupportedOperation("\(name) is not supported: owd manages no AWS resources (EC2 instances and volumes, Elastic IPs, RDS, ECS, load balancers, auto scaling, access grants); it records stacks, layers, apps, instances and deployments")
+            }
+            throw OwdError.unknownOperation("Unknown operation \(name)")
+        }
         return op
     }
 
@@ -122,8 +132,8 @@ extension Store {
         return s.string(0) ?? ""
     }
 
-    /// Deletes a cached record and leaves its tombstone (one write). Internal: the next
-    /// issue's DeleteStack, DeleteApp, ... and the tests call it.
+    /// Deletes a cached record and leaves its tombstone (one write). Internal: for tests;
+    /// DeleteStack, DeleteApp, ... call `Engine.remove` inside their own transaction.
     func remove(_ kind: Tombstone.Kind, id: String, iamUserArn: String? = nil) throws {
         try engine.write { c, change in try engine.remove(c, change: change, kind, id: id, iamUserArn: iamUserArn) }
     }

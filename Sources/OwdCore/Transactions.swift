@@ -208,6 +208,11 @@ extension Engine {
             try c.prepare("DELETE FROM deployments WHERE id=?").bind(1, id).run()
         case .permission:
             try c.prepare("DELETE FROM permissions WHERE stack_id=? AND iam_user_arn=?").bind(1, id).bind(2, iamUserArn).run()
+        case .instance:
+            // Its commands stay: history (section 12).
+            try c.prepare("DELETE FROM instances WHERE id=?").bind(1, id).run()
+        case .userProfile:
+            try c.prepare("DELETE FROM user_profiles WHERE iam_user_arn=?").bind(1, id).run()
         }
         let s = try c.prepare("INSERT INTO tombstones(kind, id, iam_user_arn, change_seq) VALUES(?,?,?,?)")
         s.bind(1, kind.rawValue).bind(2, id).bind(3, iamUserArn).bind(4, change)
@@ -218,11 +223,12 @@ extension Engine {
 /// A deletion, as the change sequence carries it to the caches.
 struct Tombstone {
     enum Kind: String {
-        case stack, app, deployment, permission
+        case stack, app, deployment, permission, instance
+        case userProfile = "user_profile"
     }
 
     let kind: Kind
-    /// The record's ID (a permission's: its stack's).
+    /// The record's ID (a permission's: its stack's; a user profile's: its IAM user ARN).
     let id: String
     /// A permission's user.
     let iamUserArn: String?

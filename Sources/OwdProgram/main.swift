@@ -95,7 +95,7 @@ struct Serve: ParsableCommand {
         options.threads = UInt32(threads)
         var server: Server?
         do {
-            server = try Server(endpoint: Endpoint(store: opened!, verifier: verifier, modelOperations: Model.awsOperations),
+            server = try Server(endpoint: Endpoint(store: opened!, verifier: verifier),
                                 log: log, options: options)
         } catch let e as Server.StartFailure {
             fail(e.description)

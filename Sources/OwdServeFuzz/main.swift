@@ -37,7 +37,7 @@ let stackID: String = {
     return id
 }()
 let verifier = SigV4Verifier(region: "us-east-1", credentials: [owner, show], clock: { clockNow })
-let endpoint = Endpoint(store: store, verifier: verifier, modelOperations: Model.awsOperations)
+let endpoint = Endpoint(store: store, verifier: verifier)
 
 func check(_ ok: Bool, _ what: String) {
     if !ok {

@@ -64,12 +64,8 @@ public final class Endpoint: @unchecked Sendable {
     let verifier: SigV4Verifier?
     /// One store handle per identity, made once.
     let handles: [String: Store]
-    /// OpsWorks operations owd does not answer (UnsupportedOperationException, not Unknown).
-    let unsupported: Set<String>
-    let served: Set<String>
-
     /// `verifier` nil: --no-auth, every request is the store's owner.
-    public init(store: Store, verifier: SigV4Verifier?, modelOperations: [String]) {
+    public init(store: Store, verifier: SigV4Verifier?) {
         owner = store
         self.verifier = verifier
         var handles: [String: Store] = [:]
@@ -77,8 +73,6 @@ public final class Endpoint: @unchecked Sendable {
             if let arn = c.iamUserArn, handles[arn] == nil { handles[arn] = store.acting(as: arn) }
         }
         self.handles = handles
-        served = Set(Store.operations)
-        unsupported = Set(modelOperations).subtracting(served)
     }
 
     public func handle(_ r: HTTPRequest) -> HTTPResponse {
@@ -127,11 +121,17 @@ public final class Endpoint: @unchecked Sendable {
             return Endpoint.error(400, "UnknownOperationException", "Unknown X-Amz-Target \(Endpoint.printable(target)): owd serves \(Endpoint.targetPrefix)<Operation>", id: id, operation: "-", caller: caller)
         }
         let operation = String(target.dropFirst(Endpoint.targetPrefix.count))
-        guard served.contains(operation) else {
-            if unsupported.contains(operation) {
-                return Endpoint.error(400, "UnsupportedOperationException", "owd does not implement the OpsWorks operation \(operation)", id: id, operation: operation, caller: caller)
-            }
+        // Refused before the body is read, with the core's own answer (UnsupportedOperation
+        // for the model's operations owd does not serve); an unknown name is quoted printable.
+        do {
+            try Store.checkOperation(operation)
+        } catch OwdError.unknownOperation {
             return Endpoint.error(400, "UnknownOperationException", "Unknown operation \(Endpoint.printable(operation))", id: id, operation: "-", caller: caller)
+        } catch let e as OwdError {
+            let (status, type, message) = Endpoint.wire(e)
+            return Endpoint.error(status, type, message, id: id, operation: operation, caller: caller)
+        } catch {
+            return Endpoint.error(500, "InternalFailure", "The server failed to answer the request", id: id, operation: operation, caller: caller)
         }
         if let type = Endpoint.header(r.headers, "content-type") {
             let base = type.split(separator: ";", maxSplits: 1).first.map { $0.trimmingSpaces.lowercased() } ?? ""
@@ -173,6 +173,7 @@ public final class Endpoint: @unchecked Sendable {
         case .notFound(let m): return (400, "ResourceNotFoundException", m)
         case .accessDenied(let m): return (400, "AccessDeniedException", m)
         case .unknownOperation(let m): return (400, "UnknownOperationException", m)
+        case .unsupportedOperation(let m): return (400, "UnsupportedOperationException", m)
         case .busy: return (503, "ServiceUnavailable", "The store is busy; retry the request")
         case .store, .outOfMemory, .internal: return (500, "InternalFailure", "The store failed to answer the request; the server's log says why")
         }

@@ -5,8 +5,8 @@ import Testing
 /// Deletions reach every cache through the change sequence (tombstones). A second `Store`
 /// opened on the same file has its own engine: its own SQLite connections and its own
 /// cache, refreshed only by what the file's change sequence carries, exactly as in
-/// another process. owd has no delete operation yet: the tests delete through the one
-/// internal primitive (`Engine.remove`) the coming DeleteStack, DeleteApp, ... will call.
+/// another process. These tests delete through the one internal primitive (`Engine.remove`)
+/// that DeleteStack and DeleteApp call (ControlPlaneTests checks those operations end to end).
 @Suite("Deletions reach every handle and process (tombstones)")
 struct TombstoneTests {
     static let alice = "arn:aws:iam::123456789012:user/alice"
@@ -78,14 +78,14 @@ struct TombstoneTests {
         #expect(try alice.deployments(["StackId": w.stack]).count == 1)
     }
 
-    @Test("A store of schema 3 upgrades to 4 (tombstones) on open and keeps its data")
+    @Test("A store of schema 3 upgrades (tombstones, then tags) on open and keeps its data")
     func upgradeFromSchema3() throws {
         let w = try Self.world()
         let path = w.path
         // Make the file a schema-3 store: as the previous release wrote it.
         do {
             let c = try Connection(path: path, flags: 0x0000_0002)   // SQLITE_OPEN_READWRITE
-            try c.exec("DROP TABLE tombstones; PRAGMA user_version=3")
+            try c.exec("DROP TABLE tombstones; DROP TABLE tags; PRAGMA user_version=3")
             c.close()
         }
         let reopened = try Fixture(path: path)

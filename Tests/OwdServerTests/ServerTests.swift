@@ -73,7 +73,7 @@ struct ServerTests {
     func concurrentRequestsOverLoopback() throws {
         let store = try Store(path: nil)
         let v = SigV4Verifier(region: "us-east-1", credentials: [EndpointTests.owner], clock: { EndpointTests.now })
-        let endpoint = Endpoint(store: store, verifier: v, modelOperations: Model.awsOperations)
+        let endpoint = Endpoint(store: store, verifier: v)
         var options = Server.Options()
         options.port = 0
         options.threads = 2
@@ -115,7 +115,7 @@ struct ServerTests {
     @Test("bounds at the HTTP layer: 413 by Content-Length before the body, 431 by the headers' size")
     func boundsOverLoopback() throws {
         let store = try Store(path: nil)
-        let endpoint = Endpoint(store: store, verifier: nil, modelOperations: [])
+        let endpoint = Endpoint(store: store, verifier: nil)
         var options = Server.Options()
         options.port = 0
         options.threads = 1

@@ -159,14 +159,15 @@ static void version_number_and_string_match_the_header(void) {
 }
 
 static void strerror_describes_every_code(void) {
-    for (int code = OWD_EINTERNAL; code <= OWD_OK; code++) {
+    for (int code = OWD_EUNSUPPORTED; code <= OWD_OK; code++) {
         const char *s = owd_strerror(code);
         CHECK(s != NULL && s[0] != 0);
     }
     CHECK(strstr(owd_strerror(OWD_EVALIDATION), "ValidationException") != NULL);
     CHECK(strstr(owd_strerror(OWD_ENOTFOUND), "ResourceNotFoundException") != NULL);
     CHECK(strstr(owd_strerror(OWD_EACCESS), "AccessDeniedException") != NULL);
-    const char *unknown[] = { owd_strerror(1), owd_strerror(-9), owd_strerror(INT_MIN), owd_strerror(INT_MAX) };
+    CHECK(strstr(owd_strerror(OWD_EUNSUPPORTED), "UnsupportedOperationException") != NULL);
+    const char *unknown[] = { owd_strerror(1), owd_strerror(-10), owd_strerror(INT_MIN), owd_strerror(INT_MAX) };
     for (size_t i = 0; i < 4; i++) CHECK(unknown[i] != NULL && unknown[i][0] != 0);
     CHECK(strcmp(owd_strerror(OWD_EINVAL), owd_strerror(OWD_EBUSY)) != 0);
 }
@@ -521,6 +522,11 @@ static void call_reports_unknown_operations_and_aws_errors(void) {
     CHECK_INT(owd_call(&out, store, "DescribeEverything", NULL), OWD_EINVAL);
     CHECK(error_is(OWD_EINVAL, "UnknownOperationException", "DescribeEverything"));
     CHECK(out == NULL);
+    /* An operation of AWS's model that owd does not serve: its own code, naming it. */
+    out = SENTINEL;
+    CHECK_INT(owd_call(&out, store, "AssignVolume", NULL), OWD_EUNSUPPORTED);
+    CHECK(error_is(OWD_EUNSUPPORTED, "UnsupportedOperationException", "AssignVolume is not supported: owd manages no AWS resources"));
+    CHECK(out == NULL);
 
     json_t *request = json_pack("{s:s}", "StackId", "6ed0df4c-9ef7-4812-8dac-d54a05be1029");
     out = SENTINEL;
@@ -618,6 +624,8 @@ static void call_json_error_body_is_aws_json_1_1(void) {
     check_error_body(store, "DescribeDeployments", "{not json", OWD_EINVAL, "InvalidArgument", "request");
     check_error_body(store, "DescribeDeployments", "{\"a\": 1, \"a\": 2}", OWD_EINVAL, "InvalidArgument", "request");
     check_error_body(store, "NoSuchOperation", "{}", OWD_EINVAL, "UnknownOperationException", "NoSuchOperation");
+    check_error_body(store, "GrantAccess", "{\"InstanceId\": \"i\"}", OWD_EUNSUPPORTED, "UnsupportedOperationException",
+                     "GrantAccess is not supported");
     /* A message with quotes and a backslash is escaped in the body. */
     check_error_body(store, "DescribeDeployments", "{\"StackId\": \"q\\\"\\\\\"}", OWD_ENOTFOUND,
                      "ResourceNotFoundException", "q\"\\");
@@ -678,6 +686,49 @@ static void call_and_call_json_are_equivalent(void) {
     check_equivalent(f.store, "DescribeDeployments", "{\"DeploymentIds\": [\"unknown\"]}");
     check_equivalent(f.store, "DescribeDeployments", "{\"StackId\": \"x\", \"AppId\": \"y\"}");
     check_equivalent(f.store, "CreateDeployment", "{\"StackId\": \"x\"}");
+    owd_store_close(f.store);
+}
+
+/* Section 12 from C: the instance operations through owd_call and owd_call_json, and a
+ * stopped instance's pending command failing its deployment, as the typed API sees it. */
+static void section_12_instance_operations_work_through_the_abi(void) {
+    fixture f;
+    REQUIRE(fixture_open(&f));
+    char box[64], request[512];
+    REQUIRE(take_id(callf(f.store, "RegisterInstance", "{s:s,s:s}", "StackId", f.stack, "Hostname", "box"),
+                    "InstanceId", box, sizeof box));
+    json_t *r = callf(f.store, "AssignInstance", "{s:s,s:[s]}", "InstanceId", box, "LayerIds", f.layer);
+    CHECK(r != NULL && json_object_size(r) == 0);
+    json_decref(r);
+    r = callf(f.store, "GetHostnameSuggestion", "{s:s}", "LayerId", f.layer);
+    CHECK_STR(json_string_value(json_object_get(r, "Hostname")), "web3");
+    json_decref(r);
+    snprintf(request, sizeof request, "{\"InstanceId\": \"%s\"}", box);
+    check_equivalent(f.store, "RebootInstance", request);
+    check_equivalent(f.store, "DeleteInstance", request);   /* online: the same ValidationException */
+    check_equivalent(f.store, "DescribeOperatingSystems", "{}");
+    check_equivalent(f.store, "DescribeMyUserProfile", "{}"); /* no identity: ValidationException */
+
+    /* The running deployment waits on instance 1 only: stopping it ends the deployment. */
+    f.clock.now = T0 + 30;
+    r = callf(f.store, "StopInstance", "{s:s}", "InstanceId", f.instance[1]);
+    CHECK(r != NULL);
+    json_decref(r);
+    owd_deployment_list *list = NULL;
+    const char *ids[] = {f.running};
+    REQUIRE(owd_describe_deployments(&list, f.store, NULL, NULL, ids, 1) == OWD_OK);
+    const owd_deployment *d = owd_deployment_list_get(list, 0);
+    CHECK_INT(owd_deployment_status(d), OWD_STATUS_FAILED);
+    CHECK_INT(owd_deployment_duration(d), 10);
+    owd_deployment_list_free(list);
+    r = callf(f.store, "DeregisterInstance", "{s:s}", "InstanceId", f.instance[1]);
+    CHECK(r != NULL);
+    json_decref(r);
+    json_t *gone = SENTINEL;
+    json_t *q = json_pack("{s:s}", "InstanceId", f.instance[1]);
+    CHECK_INT(owd_call(&gone, f.store, "DescribeCommands", q), OWD_ENOTFOUND);
+    CHECK(gone == NULL && error_is(OWD_ENOTFOUND, "ResourceNotFoundException", f.instance[1]));
+    json_decref(q);
     owd_store_close(f.store);
 }
 
@@ -1165,6 +1216,7 @@ int main(void) {
     RUN(call_json_refuses_null_arguments_with_an_error_body);
     RUN(call_json_error_body_is_aws_json_1_1);
     RUN(call_and_call_json_are_equivalent);
+    RUN(section_12_instance_operations_work_through_the_abi);
     RUN(describe_deployments_refuses_null_arguments);
     RUN(describe_deployments_follows_the_rules_of_describe);
     RUN(deployment_accessors_match_the_json_of_owd_call);

@@ -450,11 +450,20 @@ static void test_text_level(void) {
     }
     /* Unknown operation names (and names that are not text). */
     static const char *const unknown[] = {"Nope", "", "describeDeployments", "DescribeDeployments ", " DescribeDeployments",
-                                          "DeleteStack", "DescribeDeployments\n", "'; DROP TABLE deployments; --"};
+                                          "DeleteEverything", "DescribeDeployments\n", "'; DROP TABLE deployments; --"};
     for (size_t i = 0; i < sizeof unknown / sizeof *unknown; i++) {
         expect_text(unknown[i], "{}", OWD_EINVAL, "Unknown operation");
         j = json_object();
         expect_json(unknown[i], j, OWD_EINVAL, "Unknown operation");
+        json_decref(j);
+    }
+    /* Operations of AWS's model that owd does not serve: their own code, naming them. */
+    static const char *const unsupported[] = {"AssignVolume", "GrantAccess", "RegisterRdsDbInstance", "SetLoadBasedAutoScaling"};
+    for (size_t i = 0; i < sizeof unsupported / sizeof *unsupported; i++) {
+        expect_text(unsupported[i], "{}", OWD_EUNSUPPORTED, "owd manages no AWS resources");
+        expect_text(unsupported[i], "{\"Bogus\": [1, {}]}", OWD_EUNSUPPORTED, unsupported[i]);
+        j = json_object();
+        expect_json(unsupported[i], j, OWD_EUNSUPPORTED, "is not supported");
         json_decref(j);
     }
     char *long_name = malloc((1 << 20) + 1);

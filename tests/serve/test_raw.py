@@ -161,8 +161,8 @@ def test_unknown_target_is_unknown_operation(seeded):
     refused(seeded, 400, "InvalidSignatureException", headers, "{}")
     refused(seeded, 400, "UnknownOperationException",
             signed(seeded, "x", "{}", headers={"X-Amz-Target": "CodeDeploy_20141006.GetDeployment"}), "{}")
-    refused(seeded, 400, "UnsupportedOperationException", signed(seeded, "DeleteStack", "{}"), "{}",
-            "owd does not implement the OpsWorks operation DeleteStack")
+    refused(seeded, 400, "UnsupportedOperationException", signed(seeded, "RegisterVolume", "{}"), "{}",
+            r"RegisterVolume is not supported: owd manages no AWS resources .*")
 
 
 def test_body_that_is_not_a_json_object_is_serialization_exception(seeded):

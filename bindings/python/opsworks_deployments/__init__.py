@@ -11,7 +11,8 @@ import os as _os
 from ._lib import lib as _library
 from .exceptions import (AccessDeniedException, ClientClosedError, ClientError, InternalError,
                          InvalidArgumentError, OutOfMemoryError, OwdError, ResourceNotFoundException,
-                         StoreBusyError, StoreError, ValidationException, WaiterError)
+                         StoreBusyError, StoreError, UnsupportedOperationException, ValidationException,
+                         WaiterError)
 from .client import OPERATIONS, Client
 from .bridge import boto3_client
 
@@ -21,6 +22,6 @@ with open(_os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "VERSION")
 library_version = _library.owd_version_string().decode("ascii")
 
 __all__ = ["Client", "boto3_client", "ClientError", "ValidationException",
-           "ResourceNotFoundException", "AccessDeniedException", "WaiterError", "OwdError",
+           "ResourceNotFoundException", "AccessDeniedException", "UnsupportedOperationException", "WaiterError", "OwdError",
            "InvalidArgumentError", "ClientClosedError", "StoreBusyError", "StoreError",
            "OutOfMemoryError", "InternalError", "OPERATIONS", "library_version", "__version__"]

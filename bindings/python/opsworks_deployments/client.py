@@ -16,7 +16,7 @@ try:  # optional, never required: orjson decodes large answers faster than json
 except ImportError:
     _loads = json.loads
 
-from ._operations import OPERATIONS  # generated from the operation table (tools/gen_shapes.py)
+from ._operations import OPERATIONS, UNSUPPORTED_OPERATIONS  # generated from the operation table (tools/gen_shapes.py)
 
 
 def snake_case(operation):
@@ -203,7 +203,7 @@ class Client:
             clock.raise_failure()
         if rc >= 0:
             return body
-        if rc in (_lib.OWD_EVALIDATION, _lib.OWD_ENOTFOUND, _lib.OWD_EACCESS) and body:
+        if rc in _exc.CLIENT_ERROR_CODES and body:
             error = json.loads(body)
             raise _exc.client_error(error["__type"], error["message"], operation)
         raise _exc.library_error(rc, type_, message, operation)
@@ -228,6 +228,8 @@ def _operation_method(operation):
     return method
 
 
-for _operation in OPERATIONS:
+# The model's other operations are methods too, as on boto3's client: each raises
+# UnsupportedOperationException (from libowd) instead of AttributeError.
+for _operation in OPERATIONS + UNSUPPORTED_OPERATIONS:
     setattr(Client, snake_case(_operation), _operation_method(_operation))
 del _operation

@@ -16,7 +16,8 @@ except ImportError:  # botocore is optional: only boto3_client() needs it
 
 from . import _lib
 
-AWS_ERROR_CODES = ("ValidationException", "ResourceNotFoundException", "AccessDeniedException")
+AWS_ERROR_CODES = ("ValidationException", "ResourceNotFoundException", "AccessDeniedException",
+                   "UnsupportedOperationException")
 
 if _botocore_exceptions is not None:
     _ClientErrorBase = _botocore_exceptions.ClientError
@@ -54,6 +55,11 @@ class ResourceNotFoundException(ClientError):
 
 class AccessDeniedException(ClientError):
     pass
+
+
+class UnsupportedOperationException(ClientError):
+    """An operation of AWS's OpsWorks model that owd does not serve: owd manages no AWS
+    resources (volumes, Elastic IPs, RDS, ECS, load balancers, auto scaling, GrantAccess)."""
 
 
 class WaiterError(_WaiterErrorBase):
@@ -102,7 +108,9 @@ class InternalError(OwdError):
 
 
 _CLIENT_ERRORS = {c.__name__: c for c in (ValidationException, ResourceNotFoundException,
-                                          AccessDeniedException)}
+                                          AccessDeniedException, UnsupportedOperationException)}
+# The return codes whose errors are AWS's (ClientError subclasses).
+CLIENT_ERROR_CODES = (_lib.OWD_EVALIDATION, _lib.OWD_ENOTFOUND, _lib.OWD_EACCESS, _lib.OWD_EUNSUPPORTED)
 _LIBRARY_ERRORS = {_lib.OWD_EINVAL: InvalidArgumentError, _lib.OWD_EBUSY: StoreBusyError,
                    _lib.OWD_ESTORE: StoreError, _lib.OWD_ENOMEM: OutOfMemoryError,
                    _lib.OWD_EINTERNAL: InternalError}
@@ -128,7 +136,7 @@ def client_error(code, message, operation_name):
 
 def library_error(code, type_, message, operation_name=None):
     """The exception for a negative owd_error_code and its owd_error_last() detail."""
-    if code in (_lib.OWD_EVALIDATION, _lib.OWD_ENOTFOUND, _lib.OWD_EACCESS):
+    if code in CLIENT_ERROR_CODES:
         return client_error(type_, message, operation_name)
     return _LIBRARY_ERRORS.get(code, OwdError)(code, type_, message, operation_name)
 
@@ -140,6 +148,7 @@ class ClientExceptions:
     ValidationException = ValidationException
     ResourceNotFoundException = ResourceNotFoundException
     AccessDeniedException = AccessDeniedException
+    UnsupportedOperationException = UnsupportedOperationException
 
     def from_code(self, code):
         return _CLIENT_ERRORS.get(code, ClientError)

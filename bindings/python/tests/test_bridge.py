@@ -112,3 +112,53 @@ def test_library_errors_surface_as_themselves(clock):
     c.close()
     with pytest.raises(owd.ClientClosedError):
         bridged.describe_stacks()
+
+
+def test_section_12_operations_through_botocore(world, client, opsworks):
+    # botocore serializes each request from its model and parses owd's answer with it.
+    box = opsworks.register_instance(StackId=world.stack, Hostname="box")["InstanceId"]
+    opsworks.assign_instance(InstanceId=box, LayerIds=[world.layer])
+    opsworks.unassign_instance(InstanceId=box)
+    opsworks.update_instance(InstanceId=box, Hostname="box2")
+    opsworks.reboot_instance(InstanceId=box)
+    opsworks.deregister_instance(InstanceId=box)
+    assert opsworks.get_hostname_suggestion(LayerId=world.layer)["Hostname"] == "web3"
+    opsworks.stop_stack(StackId=world.stack)
+    opsworks.delete_instance(InstanceId=world.instances[0])
+    opsworks.start_stack(StackId=world.stack)
+    assert [i["Status"] for i in opsworks.describe_instances(StackId=world.stack)["Instances"]] == ["online"]
+    opsworks.create_user_profile(IamUserArn="arn:aws:iam::123456789012:user/carol", AllowSelfManagement=True)
+    carol = boto3_client(client.as_user("arn:aws:iam::123456789012:user/carol"))
+    carol.update_my_user_profile(SshPublicKey="ssh-ed25519 C")
+    assert carol.describe_my_user_profile()["UserProfile"]["SshPublicKey"] == "ssh-ed25519 C"
+    opsworks.update_user_profile(IamUserArn="arn:aws:iam::123456789012:user/carol", SshUsername="c")
+    opsworks.delete_user_profile(IamUserArn="arn:aws:iam::123456789012:user/carol")
+    assert opsworks.describe_operating_systems()["OperatingSystems"]
+    assert opsworks.describe_agent_versions(StackId=world.stack)["AgentVersions"][0]["Version"] == "owd-1"
+    assert strip(opsworks.describe_service_errors(StackId=world.stack)) == {"ServiceErrors": []}
+
+
+def test_unsupported_operations_through_botocore(opsworks):
+    # The model's other operations are methods of the bridged client too: owd answers them
+    # UnsupportedOperationException (a 400), which botocore raises as a modeled error.
+    from opsworks_deployments._operations import UNSUPPORTED_OPERATIONS
+    for operation in ("RegisterVolume", "GrantAccess", "DescribeElasticIps"):
+        assert operation in UNSUPPORTED_OPERATIONS
+    with pytest.raises(opsworks.exceptions.UnsupportedOperationException) as e:
+        opsworks.register_volume(StackId="s")
+    assert e.value.response["Error"]["Code"] == "UnsupportedOperationException"
+    assert e.value.response["Error"]["Message"].startswith("RegisterVolume is not supported: owd manages no AWS resources")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    with pytest.raises(opsworks.exceptions.UnsupportedOperationException):
+        opsworks.grant_access(InstanceId="i")
+
+
+def test_section_12_through_botocore(world, client, opsworks):
+    arn = opsworks.describe_stacks(StackIds=[world.stack])["Stacks"][0]["Arn"]
+    opsworks.tag_resource(ResourceArn=arn, Tags={"team": "payments"})
+    assert opsworks.list_tags(ResourceArn=arn)["Tags"] == {"team": "payments"}
+    summary = opsworks.describe_stack_summary(StackId=world.stack)["StackSummary"]
+    assert summary["InstancesCount"] == {"Online": 2}
+    opsworks.delete_app(AppId=world.app)
+    with pytest.raises(opsworks.exceptions.ResourceNotFoundException):
+        opsworks.describe_apps(AppIds=[world.app])

@@ -127,9 +127,20 @@ def test_directory_is_a_store_error(tmp_path):
 
 
 def test_unknown_operation_is_invalid_argument(client):
+    # A name the model lacks: UnknownOperationException, owd's InvalidArgument (-4).
     with pytest.raises(owd.InvalidArgumentError) as e:
-        client.call("DeleteStack", {})
-    assert e.value.code == -4
+        client.call("DeleteEverything", {})
+    assert e.value.code == -4 and e.value.type == "UnknownOperationException"
+
+
+def test_unsupported_operation_is_a_client_error(client):
+    # An operation of the model that owd does not serve: AWS-shaped, code -9 in C.
+    with pytest.raises(owd.UnsupportedOperationException) as e:
+        client.call("AssignVolume", {"VolumeId": "v"})
+    assert isinstance(e.value, owd.ClientError)
+    assert e.value.response["Error"]["Code"] == "UnsupportedOperationException"
+    assert "owd manages no AWS resources" in e.value.response["Error"]["Message"]
+    assert client.exceptions.from_code("UnsupportedOperationException") is owd.UnsupportedOperationException
 
 
 def test_bad_options_are_rejected():

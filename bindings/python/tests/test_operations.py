@@ -6,7 +6,7 @@ import pytest
 from opsworks_deployments import OPERATIONS, Client
 from opsworks_deployments.client import snake_case
 
-from conftest import ALICE, BOB, T0, body, new_stack
+from conftest import ALICE, BOB, ROLE, T0, body, new_stack
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 STAMP = "2013-07-25T18:57:34+00:00"
@@ -216,3 +216,189 @@ def test_library_version_is_the_package_version_is_VERSION():
         version = f.read().strip()
     assert opsworks_deployments.__version__ == version
     assert opsworks_deployments.library_version == version
+
+
+# --- Section 11-12: instances, user profiles, the catalog -----------------------------------
+
+
+def test_create_instance_defaults_and_hostnames(world, client):
+    [first, second] = client.describe_instances(InstanceIds=world.instances)["Instances"]
+    assert (first["Hostname"], second["Hostname"]) == ("web1", "web2")
+    for key, value in (("Os", "Amazon Linux 2"), ("Architecture", "x86_64"),
+                       ("RootDeviceType", "instance-store"), ("InstallUpdatesOnBoot", True),
+                       ("EbsOptimized", False), ("AgentVersion", "INHERIT"), ("InfrastructureClass", "ec2")):
+        assert first[key] == value, key
+    assert body(client.get_hostname_suggestion(LayerId=world.layer)) == {"LayerId": world.layer, "Hostname": "web3"}
+
+
+def test_update_reboot_and_delete_instance(world, client):
+    instance = world.instances[0]
+    assert body(client.update_instance(InstanceId=instance, InstanceType="m5.large", Hostname="main")) == {}
+    [i] = client.describe_instances(InstanceIds=[instance])["Instances"]
+    assert (i["InstanceType"], i["Hostname"], i["Status"]) == ("m5.large", "main", "online")
+    assert body(client.reboot_instance(InstanceId=instance)) == {}
+    with pytest.raises(client.exceptions.ValidationException, match="is online"):
+        client.delete_instance(InstanceId=instance)
+    client.stop_instance(InstanceId=instance)
+    assert body(client.delete_instance(InstanceId=instance)) == {}
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.describe_instances(InstanceIds=[instance])
+
+
+def test_register_assign_unassign_deregister(world, client):
+    instance = client.register_instance(StackId=world.stack, Hostname="box", PrivateIp="10.0.0.7")["InstanceId"]
+    assert UUID.match(instance)
+    [i] = client.describe_instances(InstanceIds=[instance])["Instances"]
+    assert (i["Status"], i["InfrastructureClass"], i["PrivateIp"]) == ("online", "on-premises", "10.0.0.7")
+    assert body(client.assign_instance(InstanceId=instance, LayerIds=[world.layer])) == {}
+    assert instance in [x["InstanceId"] for x in client.describe_instances(LayerId=world.layer)["Instances"]]
+    assert body(client.unassign_instance(InstanceId=instance)) == {}
+    assert client.describe_instances(InstanceIds=[instance])["Instances"][0]["LayerIds"] == []
+    with pytest.raises(client.exceptions.ValidationException, match="not a registered instance"):
+        client.assign_instance(InstanceId=world.instances[0], LayerIds=[world.layer])
+    assert body(client.deregister_instance(InstanceId=instance)) == {}
+    assert [x["InstanceId"] for x in client.describe_instances(StackId=world.stack)["Instances"]] == world.instances
+
+
+def test_registered_by_the_caller(world, client):
+    client.create_user_profile(IamUserArn=ALICE)
+    client.set_permission(StackId=world.stack, IamUserArn=ALICE, Level="manage")
+    instance = client.as_user(ALICE).register_instance(StackId=world.stack)["InstanceId"]
+    [i] = client.describe_instances(InstanceIds=[instance])["Instances"]
+    assert i["RegisteredBy"] == ALICE and i["Hostname"] == "instance1"
+
+
+def test_stop_stack_fails_pending_commands_and_start_stack(world, client, clock):
+    deployment = world.deploy()
+    clock.now = T0 + 9
+    assert body(client.stop_stack(StackId=world.stack)) == {}
+    [d] = client.describe_deployments(DeploymentIds=[deployment])["Deployments"]
+    assert (d["Status"], d["CompletedAt"], d["Duration"]) == ("failed", "2013-07-25T18:57:43+00:00", 9)
+    for c in client.describe_commands(DeploymentId=deployment)["Commands"]:
+        assert c["Status"] == "failed" and "ExitCode" not in c
+    assert body(client.start_stack(StackId=world.stack)) == {}
+    assert {i["Status"] for i in client.describe_instances(StackId=world.stack)["Instances"]} == {"online"}
+
+
+def test_deleted_instance_history_stays(world, client):
+    deployment = world.deploy()
+    gone = world.instances[0]
+    client.deregister_instance(InstanceId=gone)
+    [d] = client.describe_deployments(StackId=world.stack)["Deployments"]
+    assert d["DeploymentId"] == deployment and d["InstanceIds"] == world.instances
+    assert [c["InstanceId"] for c in client.describe_commands(DeploymentId=deployment)["Commands"]] == world.instances
+    with pytest.raises(client.exceptions.ResourceNotFoundException, match="Unable to find instance with ID " + gone):
+        client.describe_commands(InstanceId=gone)
+
+
+def test_user_profile_update_delete_and_my_profile(world, client):
+    client.create_user_profile(IamUserArn=ALICE, SshUsername="alice")
+    assert body(client.update_user_profile(IamUserArn=ALICE, SshPublicKey="ssh-ed25519 A",
+                                           AllowSelfManagement=True)) == {}
+    alice = client.as_user(ALICE)
+    assert body(alice.describe_my_user_profile()) == {"UserProfile": {
+        "IamUserArn": ALICE, "Name": "alice", "SshUsername": "alice", "SshPublicKey": "ssh-ed25519 A"}}
+    assert body(alice.update_my_user_profile(SshPublicKey="ssh-ed25519 B")) == {}
+    assert client.describe_user_profiles(IamUserArns=[ALICE])["UserProfiles"][0]["SshPublicKey"] == "ssh-ed25519 B"
+    with pytest.raises(client.exceptions.ValidationException, match="own user profile"):
+        client.describe_my_user_profile()
+    client.set_permission(StackId=world.stack, IamUserArn=ALICE, Level="show")
+    assert body(client.delete_user_profile(IamUserArn=ALICE)) == {}
+    assert client.describe_permissions(StackId=world.stack)["Permissions"] == []
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        alice.describe_my_user_profile()
+
+
+def test_operating_systems_agent_versions_service_errors(world, client):
+    systems = client.describe_operating_systems()["OperatingSystems"]
+    assert "Amazon Linux 2" in [s["Name"] for s in systems]
+    assert body(client.describe_agent_versions(StackId=world.stack)) == {"AgentVersions": [
+        {"Version": "owd-1", "ConfigurationManager": {"Name": "Chef", "Version": "12"}}]}
+    assert len(client.describe_agent_versions(ConfigurationManager={"Name": "Chef"})["AgentVersions"]) == 3
+    assert body(client.describe_service_errors(StackId=world.stack)) == {"ServiceErrors": []}
+    assert body(client.describe_service_errors()) == {"ServiceErrors": []}
+
+
+# Section 12: stacks, layers, apps and tags (one call of each at least).
+
+def test_update_stack_describe_stack_summary_and_provisioning_parameters(world, client):
+    assert body(client.update_stack(StackId=world.stack, Name="shop-eu", DefaultOs="Ubuntu 22.04 LTS")) == {}
+    [stack] = client.describe_stacks(StackIds=[world.stack])["Stacks"]
+    assert (stack["Name"], stack["DefaultOs"], stack["HostnameTheme"]) == ("shop-eu", "Ubuntu 22.04 LTS", "Layer_Dependent")
+    summary = body(client.describe_stack_summary(StackId=world.stack))["StackSummary"]
+    assert summary == {"StackId": world.stack, "Name": "shop-eu", "Arn": stack["Arn"], "LayersCount": 1,
+                       "AppsCount": 1, "InstancesCount": {"Online": 2}}
+    parameters = body(client.describe_stack_provisioning_parameters(StackId=world.stack))
+    assert parameters == {"Parameters": {"agent_version": "LATEST", "instance_service_region": "us-east-1",
+                                         "stack_id": world.stack}}
+
+
+def test_clone_stack(world, client):
+    clone = client.clone_stack(SourceStackId=world.stack, ServiceRoleArn=ROLE, Name="staging",
+                               CloneAppIds=[world.app])["StackId"]
+    assert UUID.match(clone) and clone != world.stack
+    [layer] = client.describe_layers(StackId=clone)["Layers"]
+    assert layer["Name"] == "web" and layer["LayerId"] != world.layer
+    [app] = client.describe_apps(StackId=clone)["Apps"]
+    assert app["Name"] == "shop" and app["AppId"] != world.app
+    assert client.describe_instances(StackId=clone)["Instances"] == []
+    assert client.describe_deployments(StackId=clone)["Deployments"] == []
+
+
+def test_update_layer_and_delete_layer(world, client):
+    assert body(client.update_layer(LayerId=world.layer, Packages=["nginx"])) == {}
+    assert client.describe_layers(LayerIds=[world.layer])["Layers"][0]["Packages"] == ["nginx"]
+    with pytest.raises(client.exceptions.ValidationException, match="still has 2 instances"):
+        client.delete_layer(LayerId=world.layer)
+    empty = client.create_layer(StackId=world.stack, Type="custom", Name="empty", Shortname="empty")["LayerId"]
+    assert body(client.delete_layer(LayerId=empty)) == {}
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.describe_layers(LayerIds=[empty])
+
+
+def test_delete_app_keeps_its_deployments(world, client):
+    deployment = world.deploy()
+    assert body(client.delete_app(AppId=world.app)) == {}
+    assert client.describe_apps(StackId=world.stack)["Apps"] == []
+    assert [d["DeploymentId"] for d in client.describe_deployments(StackId=world.stack)["Deployments"]] == [deployment]
+    with pytest.raises(client.exceptions.ResourceNotFoundException, match="Unable to find app with ID"):
+        client.describe_deployments(AppId=world.app)
+
+
+def test_delete_stack_needs_an_empty_stack(world, client):
+    with pytest.raises(client.exceptions.ValidationException,
+                       match="still has 2 instances, 1 layer and 1 app; delete them first"):
+        client.delete_stack(StackId=world.stack)
+    empty = new_stack(client, "empty")
+    assert body(client.delete_stack(StackId=empty)) == {}
+    assert [s["StackId"] for s in client.describe_stacks()["Stacks"]] == [world.stack]
+
+
+def test_tag_resource_untag_resource_and_list_tags(world, client):
+    arn = client.describe_stacks(StackIds=[world.stack])["Stacks"][0]["Arn"]
+    assert body(client.tag_resource(ResourceArn=arn, Tags={"team": "payments", "env": "prod"})) == {}
+    assert body(client.list_tags(ResourceArn=arn)) == {"Tags": {"env": "prod", "team": "payments"}}
+    assert body(client.untag_resource(ResourceArn=arn, TagKeys=["env"])) == {}
+    assert client.list_tags(ResourceArn=arn)["Tags"] == {"team": "payments"}
+    layer_arn = client.describe_layers(LayerIds=[world.layer])["Layers"][0]["Arn"]
+    client.tag_resource(ResourceArn=layer_arn, Tags={"role": "web"})
+    assert client.list_tags(ResourceArn=layer_arn)["Tags"] == {"role": "web"}
+
+
+def test_the_models_other_operations_are_methods_raising_unsupported_operation(client):
+    import opsworks_deployments
+    from opsworks_deployments._operations import UNSUPPORTED_OPERATIONS
+    assert "GrantAccess" in UNSUPPORTED_OPERATIONS and "RegisterVolume" in UNSUPPORTED_OPERATIONS
+    assert not set(UNSUPPORTED_OPERATIONS) & set(OPERATIONS)
+    for operation in UNSUPPORTED_OPERATIONS:
+        with pytest.raises(opsworks_deployments.UnsupportedOperationException) as e:
+            getattr(client, snake_case(operation))(StackId="x")
+        assert isinstance(e.value, opsworks_deployments.ClientError)
+        assert e.value.response["Error"]["Code"] == "UnsupportedOperationException"
+        assert e.value.response["Error"]["Message"].startswith(
+            "%s is not supported: owd manages no AWS resources" % operation)
+        assert e.value.operation_name == operation
+    with pytest.raises(client.exceptions.UnsupportedOperationException):
+        client.call("AttachElasticLoadBalancer", {})
+    with pytest.raises(opsworks_deployments.InvalidArgumentError, match="Unknown operation"):
+        client.call("DescribeEverything", {})

@@ -76,3 +76,19 @@ def test_waiter_sees_completion_between_polls(world, client, monkeypatch):
     monkeypatch.setattr("opsworks_deployments.waiter.time.sleep",
                         lambda _: world.complete(d, "successful", "successful"))
     client.get_waiter("deployment_successful").wait(DeploymentIds=[d], WaiterConfig={"Delay": 1})
+
+
+def test_waiter_ends_as_failure_when_an_instance_stops_or_leaves(world, client):
+    # Section 12: a stopped or removed instance's pending commands fail and the deployment
+    # rolls up, so the waiter meets "failed" instead of running out of attempts.
+    for leave in (client.stop_instance, client.deregister_instance):
+        d = world.deploy()
+        [first, _] = client.describe_commands(DeploymentId=d)["Commands"]
+        client.complete_command(CommandId=first["CommandId"], Status="successful", ExitCode=0)
+        leave(InstanceId=world.instances[1])
+        with pytest.raises(owd.WaiterError) as e:
+            client.get_waiter("deployment_successful").wait(DeploymentIds=[d], WaiterConfig=FAST)
+        assert "terminal failure state" in str(e.value)
+        assert e.value.last_response["Deployments"][0]["Status"] == "failed"
+        if leave == client.stop_instance:
+            client.start_instance(InstanceId=world.instances[1])
