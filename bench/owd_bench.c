@@ -5,6 +5,9 @@
  *   owd_bench open    PATH                    (7): open + first query in a fresh process
  *   owd_bench sqlload PATH                    (7)'s floor: the same rows read by plain C
  *   owd_bench writer  PATH                    (9)'s second process: writes until SIGTERM
+ *   owd_bench group   PATH THREADS SECONDS    (10) durable CreateDeployment from THREADS
+ *                                             threads on one handle (group commit)
+ *   owd_bench group   PATH floor SECONDS      (10)'s floor: plain SQLite, one writer
  *
  * Every measurement is printed as one JSON line on stdout: {"name": ..., "owd": [seconds
  * per sample...], "floor": [...], ...}. Progress goes to stderr.
@@ -20,6 +23,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -660,6 +665,95 @@ static void measure_create(const char *dir, int runs) {
     unlink(sql_path);
 }
 
+/* (10) Group commit: durable creates from THREADS threads sharing one handle, each call
+ * timed; or (THREADS "floor") the same rows through plain SQLite, WAL, synchronous=FULL,
+ * one transaction per row, one writer. Runs SECONDS, then prints one JSON line: creates,
+ * seconds, and the latency percentiles of every call. */
+typedef struct group_worker {
+    pthread_t tid;
+    owd_store *store;
+    stack_fixture *fixture;
+    sql_floor *floor;
+    long n;
+    double *lat;
+    size_t count, cap;
+} group_worker;
+
+static atomic_int group_stop;
+
+static void *group_main(void *arg) {
+    group_worker *w = arg;
+    while (!atomic_load_explicit(&group_stop, memory_order_relaxed)) {
+        double t0 = now_s();
+        if (w->floor) sql_floor_insert(w->floor);
+        else free(create_deployment(w->store, w->fixture, w->n++));
+        double t = now_s() - t0;
+        if (w->count == w->cap) {
+            w->cap = w->cap ? w->cap * 2 : 4096;
+            w->lat = realloc(w->lat, w->cap * sizeof *w->lat);
+            if (!w->lat) { fprintf(stderr, "owd_bench: out of memory\n"); exit(1); }
+        }
+        w->lat[w->count++] = t;
+    }
+    return NULL;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int cmd_group(const char *path, const char *threads, double seconds) {
+    int floor = strcmp(threads, "floor") == 0, n = floor ? 1 : atoi(threads);
+    if (n < 1 || n > 256) { fprintf(stderr, "owd_bench: group: THREADS must be 1..256 or floor\n"); return 2; }
+    unlink(path);
+    owd_store *s = NULL;
+    stack_fixture f;
+    sql_floor sf = { 0 };
+    if (floor) {
+        sql_floor_open(&sf, path);
+        sql_floor_insert(&sf);   /* warm */
+    } else {
+        s = open_default(path, NULL);
+        make_stack(s, &f, "group");
+        free(create_deployment(s, &f, 0));   /* warm */
+    }
+    group_worker *w = calloc((size_t)n, sizeof *w);
+    atomic_store(&group_stop, 0);
+    double t0 = now_s();
+    for (int i = 0; i < n; i++) {
+        w[i] = (group_worker){ .store = s, .fixture = &f, .floor = floor ? &sf : NULL, .n = 1 + i * 100000000L };
+        if (pthread_create(&w[i].tid, NULL, group_main, &w[i]) != 0) { perror("pthread_create"); exit(1); }
+    }
+    struct timespec pause = { (time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9) };
+    nanosleep(&pause, NULL);
+    atomic_store(&group_stop, 1);
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        pthread_join(w[i].tid, NULL);
+        total += w[i].count;
+    }
+    double elapsed = now_s() - t0;
+    double *all = malloc((total ? total : 1) * sizeof *all);
+    size_t k = 0;
+    for (int i = 0; i < n; i++) {
+        memcpy(all + k, w[i].lat, w[i].count * sizeof *all);
+        k += w[i].count;
+        free(w[i].lat);
+    }
+    qsort(all, total, sizeof *all, cmp_double);
+    double p50 = total ? all[total / 2] : 0, p99 = total ? all[(size_t)((double)(total - 1) * 0.99)] : 0;
+    printf("{\"name\": \"group\", \"threads\": %s%s%s, \"creates\": %zu, \"seconds\": %.6f, "
+           "\"p50\": %.9f, \"p99\": %.9f, \"max\": %.9f}\n",
+           floor ? "\"" : "", threads, floor ? "\"" : "", total, elapsed, p50, p99, total ? all[total - 1] : 0);
+    fflush(stdout);
+    free(all);
+    free(w);
+    if (floor) sqlite3_close_v2(sf.db);   /* statements are leaked with the process */
+    else owd_store_close(s);
+    return 0;
+}
+
 static const char *self_path;
 
 /* Starts `owd_bench writer PATH`, returns once it has committed its first deployments. */
@@ -908,9 +1002,10 @@ int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "open") == 0) return cmd_open(argv[2]);
     if (argc == 3 && strcmp(argv[1], "sqlload") == 0) return cmd_sqlload(argv[2]);
     if (argc == 3 && strcmp(argv[1], "writer") == 0) return cmd_writer(argv[2]);
+    if (argc == 5 && strcmp(argv[1], "group") == 0) return cmd_group(argv[2], argv[3], atof(argv[4]));
     if (argc == 6 && strcmp(argv[1], "profile") == 0) return cmd_profile(argv[2], argv[3], argv[4], atoi(argv[5]));
     fprintf(stderr, "usage: owd_bench build PATH STACKS PER_STACK | measure SMALL MEDIUM LARGE DIR [RUNS]"
-                    " | open PATH | sqlload PATH | writer PATH"
+                    " | open PATH | sqlload PATH | writer PATH | group PATH THREADS|floor SECONDS"
                     " | profile PATH stack|all|N json|handles|text|floor REPS\n");
     return 2;
 }

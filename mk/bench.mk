@@ -20,3 +20,33 @@ $(BENCH_VENV)/.installed: mk/bench.mk
 .PHONY: bench
 bench: $(LIB) $(BENCH_BIN) $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python bench/run.py --tool $(BENCH_BIN) --lib $(LIB) --dir $(BENCH_DIR) --runs $(BENCH_RUNS)
+	+$(MAKE) --no-print-directory bench-group
+
+# (10) Group commit (issue 19): durable creates from 1, 8 and 32 threads, and through 1, 8
+# and 32 owd serve connections, against plain SQLite's one-writer floor, on the disk as it is and with every sync made 2 ms slower
+# (bench/slow_sync.c, preloaded). Writes its own section of bench/RESULTS.md.
+# BENCH_GROUP_BASELINE=<git revision> also measures that revision's library (built from
+# `git archive` in .build/bench/baseline-<rev>), for "1 writer: no slower than before".
+BENCH_SHIM           := $(BENCH_DIR)/slow_sync.so
+BENCH_GROUP_SECONDS  ?= 3
+BENCH_GROUP_ROUNDS   ?= 3
+BENCH_GROUP_BASELINE ?=
+BENCH_BASELINE_DIR   := $(BENCH_DIR)/baseline-$(BENCH_GROUP_BASELINE)
+BENCH_BASELINE_LIB   := $(if $(BENCH_GROUP_BASELINE),$(BENCH_BASELINE_DIR)/$(LIB))
+
+$(BENCH_SHIM): bench/slow_sync.c
+	@mkdir -p $(BENCH_DIR)
+	$(CC) -O2 -Wall -Wextra -Werror -shared -fPIC -o $@ $< -ldl
+
+$(BENCH_BASELINE_DIR)/$(LIB):
+	rm -rf $(BENCH_BASELINE_DIR) && mkdir -p $(BENCH_BASELINE_DIR)
+	git archive $(BENCH_GROUP_BASELINE) | tar -x -C $(BENCH_BASELINE_DIR)
+	$(MAKE) -C $(BENCH_BASELINE_DIR) build
+
+# Through owd serve too (wrk, SigV4 signing from the bench venv's botocore: bench-serve's
+# helpers). $(RELEASE)/owd is mk/serve.mk's OWD_PROGRAM (defined after this file is read).
+.PHONY: bench-group
+bench-group: $(LIB) $(BENCH_BIN) $(BENCH_SHIM) $(BENCH_BASELINE_LIB) $(RELEASE)/owd $(BENCH_VENV)/.installed | bench-deps
+	$(BENCH_VENV)/bin/python bench/group.py --tool $(BENCH_BIN) --shim $(BENCH_SHIM) --dir $(BENCH_DIR) --owd $(RELEASE)/owd \
+	  --seconds $(BENCH_GROUP_SECONDS) --rounds $(BENCH_GROUP_ROUNDS) \
+	  $(if $(BENCH_GROUP_BASELINE),--baseline-lib $(BENCH_BASELINE_LIB) --baseline-rev $(BENCH_GROUP_BASELINE))

@@ -38,6 +38,8 @@ final class Engine {
     /// writer's fsync; nil for in-memory stores.
     let reader: Connection?
     let writeLock = Mutex()
+    /// Concurrent writers share commits (Transactions.swift).
+    let group = GroupCommit()
     let readLock = Mutex()
     /// Reached only under its lock.
     let cache = Locked(Cache())

@@ -4,7 +4,7 @@ import Glibc
 
 /// A mutex at a stable address (pthread objects must not move).
 final class Mutex {
-    private let m: UnsafeMutablePointer<pthread_mutex_t>
+    fileprivate let m: UnsafeMutablePointer<pthread_mutex_t>
 
     init() {
         m = .allocate(capacity: 1)
@@ -22,6 +22,30 @@ final class Mutex {
         defer { pthread_mutex_unlock(m) }
         return try body()
     }
+
+    @inline(__always) func lock() { pthread_mutex_lock(m) }
+    @inline(__always) func unlock() { pthread_mutex_unlock(m) }
+}
+
+/// A condition variable waited on with a `Mutex` held (one per waiting call: a group
+/// commit wakes exactly the calls it carried, not every waiting thread).
+final class Condition {
+    private let c: UnsafeMutablePointer<pthread_cond_t>
+
+    init() {
+        c = .allocate(capacity: 1)
+        pthread_cond_init(c, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(c)
+        c.deallocate()
+    }
+
+    /// Releases `mutex` (held by the caller) while waiting; holds it again on return.
+    /// Wakes may be spurious: callers wait in a loop on their own condition.
+    @inline(__always) func wait(_ mutex: Mutex) { pthread_cond_wait(c, mutex.m) }
+    @inline(__always) func signal() { pthread_cond_signal(c) }
 }
 
 /// Many readers or one writer; writers are preferred so a stream of readers cannot

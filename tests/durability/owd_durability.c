@@ -5,14 +5,17 @@
  *                                      "OPEN ERR <code> <type> <message>", then answers
  *                                      lines "<Operation> <json>" from stdin with
  *                                      "OK <json>" or "ERR <code> <type> <message>".
- *   crash PATH                         the crash child: creates deployments and
+ *   crash PATH [THREADS]               the crash child: creates deployments and
  *                                      completes commands for ever, printing each
- *                                      acknowledged change ("D <id>", "C <id> <status>").
+ *                                      acknowledged change ("D <id>", "C <id> <status>");
+ *                                      with THREADS, that many threads on one handle at
+ *                                      once (their commits share syncs: group commit).
  *   writer PATH N                      creates N deployments on its own stack, describing
  *                                      each (and its stack) while other processes write.
  *   threads PATH THREADS OPS           THREADS threads on one handle mixing creates,
  *                                      completes and describes; checks every invariant.
- *   bench PATH N DURABILITY            creates N deployments; prints the rate.
+ *   bench PATH N DURABILITY [THREADS]  creates N deployments (from each of THREADS
+ *                                      threads on one handle); prints the rate.
  *
  * Any failure prints "FAIL ..." on stderr and exits 1.
  */
@@ -169,31 +172,59 @@ static int repl(const char *path, int busy_ms, int durability) {
     return 0;
 }
 
-/* Prints only after the call returned success: every printed line is an acknowledged
- * change the parent will look for after the kill. */
-static _Noreturn void crash(const char *path) {
-    owd_store *store = open_store(path, 5000, OWD_DURABILITY_FULL);
-    char *stack = make_stack(store, 3);
-    srand((unsigned)getpid());
+/* One line per acknowledged change, whole (threads share stdout): printed only after
+ * the call returned success, so every line is a change the parent will look for after
+ * the kill. */
+static void acknowledge(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    flockfile(stdout);
+    vprintf(fmt, ap);
+    fflush(stdout);
+    funlockfile(stdout);
+    va_end(ap);
+}
+
+struct crash_args {
+    owd_store *store;
+    const char *stack;
+    unsigned seed;
+};
+
+static void *crash_loop(void *arg) {
+    struct crash_args *a = arg;
     for (;;) {
-        char *d = create_deployment(store, stack);
-        printf("D %s\n", d);
-        fflush(stdout);
-        json_t *commands = commands_of(store, d);
+        char *d = create_deployment(a->store, a->stack);
+        acknowledge("D %s\n", d);
+        json_t *commands = commands_of(a->store, d);
         /* Most deployments finish; some stay running with a command or two done. */
         size_t todo = json_array_size(commands);
-        if (rand() % 4 == 0) todo = (size_t)rand() % todo;
+        if (rand_r(&a->seed) % 4 == 0) todo = (size_t)rand_r(&a->seed) % todo;
         for (size_t i = 0; i < todo; i++) {
             const char *id = json_string_value(json_object_get(json_array_get(commands, i), "CommandId"));
-            const char *status = rand() % 5 == 0 ? "failed" : "successful";
-            json_decref(call(store, "CompleteCommand", "{\"CommandId\": \"%s\", \"Status\": \"%s\", \"ExitCode\": %d}",
+            const char *status = rand_r(&a->seed) % 5 == 0 ? "failed" : "successful";
+            json_decref(call(a->store, "CompleteCommand", "{\"CommandId\": \"%s\", \"Status\": \"%s\", \"ExitCode\": %d}",
                              id, status, status[0] == 'f' ? 1 : 0));
-            printf("C %s %s\n", id, status);
-            fflush(stdout);
+            acknowledge("C %s %s\n", id, status);
         }
         json_decref(commands);
         free(d);
     }
+    return NULL;
+}
+
+static _Noreturn void crash(const char *path, int nthreads) {
+    owd_store *store = open_store(path, 5000, OWD_DURABILITY_FULL);
+    char *stack = make_stack(store, 3);
+    if (nthreads < 1 || nthreads > 256) DIE("crash: THREADS must be 1..256");
+    struct crash_args args[256];
+    pthread_t tids[256];
+    for (int i = 0; i < nthreads; i++) {
+        args[i] = (struct crash_args){store, stack, (unsigned)getpid() * 31u + (unsigned)i};
+        if (i > 0 && pthread_create(&tids[i], NULL, crash_loop, &args[i]) != 0) DIE("pthread_create");
+    }
+    crash_loop(&args[0]);
+    abort();
 }
 
 static int writer(const char *path, int n) {
@@ -329,13 +360,34 @@ static int threads(const char *path, int nthreads, int ops) {
     return 0;
 }
 
-static int bench(const char *path, int n, int durability) {
+struct bench_args {
+    owd_store *store;
+    const char *stack;
+    int n;
+};
+
+static void *bench_thread(void *arg) {
+    struct bench_args *a = arg;
+    for (int i = 0; i < a->n; i++) free(create_deployment(a->store, a->stack));
+    return NULL;
+}
+
+/* N creates from each of THREADS threads on one handle (their commits may share syncs). */
+static int bench(const char *path, int n, int durability, int nthreads) {
     owd_store *store = open_store(path, 5000, durability);
     char *stack = make_stack(store, 2);
+    if (nthreads < 1 || nthreads > 256) DIE("bench: THREADS must be 1..256");
+    pthread_t tids[256];
+    struct bench_args args = {store, stack, n};
     double t0 = now_s();
-    for (int i = 0; i < n; i++) free(create_deployment(store, stack));
+    for (int i = 1; i < nthreads; i++)
+        if (pthread_create(&tids[i], NULL, bench_thread, &args) != 0) DIE("pthread_create");
+    bench_thread(&args);
+    for (int i = 1; i < nthreads; i++) pthread_join(tids[i], NULL);
     double elapsed = now_s() - t0;
-    printf("%d creates in %.3f s: %.0f/s\n", n, elapsed, n / elapsed);
+    int total = n * nthreads;
+    if (count_stack(store, stack) != (size_t)total) DIE("%zu deployments, %d created", count_stack(store, stack), total);
+    printf("%d creates in %.3f s: %.0f/s\n", total, elapsed, total / elapsed);
     owd_store_close(store);
     free(stack);
     return 0;
@@ -344,10 +396,11 @@ static int bench(const char *path, int n, int durability) {
 int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "repl") == 0)
         return repl(argv[2], argc > 3 ? atoi(argv[3]) : 5000, argc > 4 ? atoi(argv[4]) : 0);
-    if (argc == 3 && strcmp(argv[1], "crash") == 0) crash(argv[2]);
+    if ((argc == 3 || argc == 4) && strcmp(argv[1], "crash") == 0) crash(argv[2], argc == 4 ? atoi(argv[3]) : 1);
     if (argc == 4 && strcmp(argv[1], "writer") == 0) return writer(argv[2], atoi(argv[3]));
     if (argc == 5 && strcmp(argv[1], "threads") == 0) return threads(argv[2], atoi(argv[3]), atoi(argv[4]));
-    if (argc == 5 && strcmp(argv[1], "bench") == 0) return bench(argv[2], atoi(argv[3]), atoi(argv[4]));
+    if ((argc == 5 || argc == 6) && strcmp(argv[1], "bench") == 0)
+        return bench(argv[2], atoi(argv[3]), atoi(argv[4]), argc == 6 ? atoi(argv[5]) : 1);
     fprintf(stderr, "usage: see the comment at the top of owd_durability.c\n");
     return 2;
 }

@@ -122,13 +122,13 @@ def running_but_finished(path):
 
 # ------------------------------------------------------------------------------------
 
-def test_crash(tmp, kills=25):
+def test_crash(tmp, kills=25, threads=1):
     """SIGKILL the crash child at random moments; nothing acknowledged is ever lost."""
     path = os.path.join(tmp, "crash.owd")
     deployments, commands = set(), {}
     rng = random.Random(os.getpid())
     for k in range(kills):
-        child = subprocess.Popen([TOOL, "crash", path], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        child = subprocess.Popen([TOOL, "crash", path, str(threads)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         # The first run also covers a kill while the new store is being created.
         time.sleep(rng.uniform(0.0, 0.05) if k == 0 else rng.uniform(0.05, 0.45))
         child.send_signal(signal.SIGKILL)
@@ -162,7 +162,10 @@ def test_crash(tmp, kills=25):
         bad = sql(path, """SELECT id FROM deployments d WHERE pending !=
                            (SELECT count(*) FROM commands c WHERE c.deployment_seq = d.seq AND c.status = 'pending')""")
         check(not bad, f"pending counts that disagree with the commands: {bad[:3]}")
-    check(len(deployments) >= 10, f"only {len(deployments)} deployments acknowledged in {kills} runs")
+    check(len(deployments) >= 10 * threads, f"only {len(deployments)} deployments acknowledged in {kills} runs")
+    if threads > 1:
+        return (f"{kills} kills of {threads} writer threads on one handle (group commit): {len(deployments)} "
+                f"deployments and {len(commands)} command results acknowledged, all present, integrity ok")
     # Kills while a new store is being made (the child needs ~70 ms or more to its first
     # create): whatever the moment, the file reopens as a store.
     states = {}
@@ -184,6 +187,11 @@ def test_crash(tmp, kills=25):
     early = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
     return (f"{kills} kills, {len(deployments)} deployments and {len(commands)} command results acknowledged, "
             f"all present; 10 kills 15-150 ms into a new store ({early}), each reopened")
+
+
+def test_crash_threads(tmp):
+    """The same SIGKILL loop with 32 writer threads sharing commits: nothing acknowledged is lost."""
+    return test_crash(tmp, kills=15, threads=32)
 
 
 def test_processes(tmp, procs=4, each=500):
@@ -505,17 +513,19 @@ def test_busy(tmp):
     return f"StoreBusy after {waited * 1000:.0f} ms (timeout 100 ms), nothing changed; the retry succeeded"
 
 
-def test_fsync(tmp, creates=50):
-    """FULL syncs the WAL at every committing call; NORMAL does not (strace counts)."""
+def test_fsync(tmp, creates=50, threads=32, each=10):
+    """FULL syncs the WAL at every commit, NORMAL does not; 32 threads on one handle share
+    syncs (group commit): far fewer syncs than creates (strace counts)."""
     import shutil
     if not shutil.which("strace"):
         return "skipped: strace is not installed"
     counts = {}
-    for mode, name in ((0, "FULL"), (1, "NORMAL")):
+    for mode, name, argv in ((0, "FULL", [str(creates), "0"]), (1, "NORMAL", [str(creates), "1"]),
+                             (0, "FULL32", [str(each), "0", str(threads)])):
         trace = os.path.join(tmp, f"strace.{name}")
         p = subprocess.run(["strace", "-f", "-c", "-e", "trace=fsync,fdatasync", "-o", trace,
-                            TOOL, "bench", os.path.join(tmp, f"{name}.owd"), str(creates), str(mode)],
-                           capture_output=True, text=True, timeout=60)
+                            TOOL, "bench", os.path.join(tmp, f"{name}.owd")] + argv,
+                           capture_output=True, text=True, timeout=120)
         if p.returncode != 0 and "ptrace" in p.stderr:
             return f"skipped: strace cannot trace here ({p.stderr.strip()})"
         check(p.returncode == 0, f"bench {name}: {p.stderr.strip()}")
@@ -524,11 +534,14 @@ def test_fsync(tmp, creates=50):
                                if line.split()[-1:] in (["fsync"], ["fdatasync"]))
     check(counts["FULL"] >= creates, f"FULL: {counts['FULL']} syncs for {creates} creates")
     check(counts["NORMAL"] < creates // 2, f"NORMAL: {counts['NORMAL']} syncs for {creates} creates")
-    return f"{creates} creates: {counts['FULL']} syncs with FULL, {counts['NORMAL']} with NORMAL (setup included)"
+    grouped = threads * each
+    check(counts["FULL32"] < grouped // 2, f"FULL, {threads} threads: {counts['FULL32']} syncs for {grouped} creates")
+    return (f"{creates} creates: {counts['FULL']} syncs with FULL, {counts['NORMAL']} with NORMAL; "
+            f"{grouped} creates from {threads} threads, FULL: {counts['FULL32']} syncs (setup included)")
 
 
 TESTS = [test_new_file_mode, test_fsync, test_refusal, test_upgrade, test_visibility, test_busy, test_threads,
-         test_processes, test_crash]
+         test_processes, test_crash, test_crash_threads]
 
 
 def copy_for_nobody(folder):
