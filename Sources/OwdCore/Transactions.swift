@@ -15,6 +15,7 @@ extension Engine {
                 try bump.run()
                 return result
             }
+            commits.committed()   // wakes PollCommands' waits (section 14)
             // The change is committed: the call succeeded, whatever happens next. Should
             // the cache fail to follow (memory ran out), the next read reloads it.
             do {
@@ -46,6 +47,7 @@ extension Engine {
             try c.prepare("DELETE FROM apps WHERE id=?").bind(1, id).run()
             try c.prepare("DELETE FROM app_versions WHERE app_id=?").bind(1, id).run()
         case .deployment:
+            try c.prepare("DELETE FROM command_logs WHERE command_id IN (SELECT id FROM commands WHERE deployment_id=?)").bind(1, id).run()
             try c.prepare("DELETE FROM commands WHERE deployment_id=?").bind(1, id).run()
             try c.prepare("DELETE FROM deployments WHERE id=?").bind(1, id).run()
         case .permission:
