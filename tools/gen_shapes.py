@@ -126,6 +126,16 @@ OWD_OPERATIONS = {
     "GetCommandLog": {"type": "structure", "required": ["CommandId"],
                       "members": {"CommandId": {"shape": "String"}}},
 }
+# The answers of owd's own operations that answer more than {} (SDKs parse them by these).
+OWD_OUTPUT_SHAPES = {
+    "PollCommandsResult": {"type": "structure", "members": {"Commands": {"shape": "OwdAgentCommands"}}},
+    "OwdAgentCommands": {"type": "list", "member": {"shape": "OwdAgentCommand"}},
+    "OwdAgentCommand": {"type": "structure", "members": {
+        "CommandId": {"shape": "String"}, "DeploymentId": {"shape": "String"}, "Type": {"shape": "String"},
+        "Args": {"shape": "DeploymentCommandArgs"}, "AppId": {"shape": "String"},
+        "CustomJson": {"shape": "String"}, "App": {"shape": "App"}}},
+    "GetCommandLogResult": {"type": "structure", "members": {"Log": {"shape": "String"}}},
+}
 # What owd's own operations answer (docs); the others answer {}.
 OWD_OUTPUTS = {
     "PollCommands": '`{"Commands": [...]}`: the instance\'s pending, not yet acknowledged commands, '
@@ -841,8 +851,11 @@ def generate_python_model(model, out):
             entry.update({"http": {"method": "POST", "requestUri": "/"},
                           "input": {"shape": o + "Request"}, "name": o})
             extra_shapes[o + "Request"] = OWD_OPERATIONS[o]
+            if o + "Result" in OWD_OUTPUT_SHAPES:
+                entry["output"] = {"shape": o + "Result"}
         extra_ops[o] = entry
     extra_shapes.update(OWD_SHAPES)
+    extra_shapes.update(OWD_OUTPUT_SHAPES)
     out.add(base + "service-2.sdk-extras.json", json.dumps(
         {"version": 1.0, "merge": {"operations": extra_ops, "shapes": extra_shapes}},
         indent=1, sort_keys=True) + "\n")
