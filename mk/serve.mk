@@ -17,10 +17,15 @@ install: install-program
 # SwiftPM makes no executable named like the library product: it is built as owd-program
 # and placed here as owd.
 MODEL_FILES := $(shell find model -type f) bindings/python/opsworks_deployments/data/opsworks/2013-02-18/service-2.sdk-extras.json
-$(OWD_PROGRAM): $(SOURCES) $(MODEL_FILES) | deps
-	@# SwiftPM does not see the files files.S includes with .incbin: when one changed,
-	@# make it look changed too (mtime only), or the program keeps the old model.
-	@for f in $(MODEL_FILES); do [ $$f -nt Sources/COwdModel/files.S ] && touch Sources/COwdModel/files.S && break; done; true
+# SwiftPM does not see the files files.S includes with .incbin: when one changed, make
+# files.S look changed too (mtime only), or the program and the tests keep the old model.
+MODEL_STAMP := .build/model-embedded.stamp
+$(MODEL_STAMP): $(MODEL_FILES)
+	@mkdir -p $(@D)
+	@touch Sources/COwdModel/files.S $@
+test-swift: $(MODEL_STAMP)
+
+$(OWD_PROGRAM): $(SOURCES) $(MODEL_FILES) $(MODEL_STAMP) | deps
 	$(SWIFT) build -c release --product owd-program -Xswiftc -static-stdlib
 	cp $(RELEASE)/owd-program $@.tmp && mv -f $@.tmp $@
 

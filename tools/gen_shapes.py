@@ -57,6 +57,9 @@ OPERATIONS = [
     ("DescribeCommands", SHOW),
     ("AcknowledgeCommand", MANAGE),
     ("CompleteCommand", MANAGE),
+    # Section 14: the agent protocol.
+    ("PollCommands", MANAGE),
+    ("GetCommandLog", SHOW),
     ("CreateStack", ANYONE),
     ("DescribeStacks", SHOW),
     ("CreateLayer", MANAGE),
@@ -115,7 +118,30 @@ OWD_OPERATIONS = {
                         "members": {"CommandId": {"shape": "String"},
                                     "Status": {"shape": "OwdCommandResult"},
                                     "ExitCode": {"shape": "Integer"},
-                                    "LogUrl": {"shape": "String"}}},
+                                    "LogUrl": {"shape": "String"},
+                                    "Log": {"shape": "String"}}},
+    "PollCommands": {"type": "structure", "required": ["InstanceId"],
+                     "members": {"InstanceId": {"shape": "String"},
+                                 "WaitTimeSeconds": {"shape": "Integer"}}},
+    "GetCommandLog": {"type": "structure", "required": ["CommandId"],
+                      "members": {"CommandId": {"shape": "String"}}},
+}
+# The answers of owd's own operations that answer more than {} (SDKs parse them by these).
+OWD_OUTPUT_SHAPES = {
+    "PollCommandsResult": {"type": "structure", "members": {"Commands": {"shape": "OwdAgentCommands"}}},
+    "OwdAgentCommands": {"type": "list", "member": {"shape": "OwdAgentCommand"}},
+    "OwdAgentCommand": {"type": "structure", "members": {
+        "CommandId": {"shape": "String"}, "DeploymentId": {"shape": "String"}, "Type": {"shape": "String"},
+        "Args": {"shape": "DeploymentCommandArgs"}, "AppId": {"shape": "String"},
+        "CustomJson": {"shape": "String"}, "App": {"shape": "App"}}},
+    "GetCommandLogResult": {"type": "structure", "members": {"Log": {"shape": "String"}}},
+}
+# What owd's own operations answer (docs); the others answer {}.
+OWD_OUTPUTS = {
+    "PollCommands": '`{"Commands": [...]}`: the instance\'s pending, not yet acknowledged commands, '
+                    'oldest first, each with `CommandId`, `DeploymentId`, `Type`, `Args`, `AppId`, '
+                    '`CustomJson` and, for app commands, `App` (the app as deployed, secrets included)',
+    "GetCommandLog": '`{"Log": "..."}` (no `Log` when the command has none stored)',
 }
 OWD_SHAPES = {"OwdCommandResult": {"type": "string", "enum": ["successful", "failed", "skipped"]}}
 # Every operation may answer these (owd adds AccessDeniedException to AWS's list).
@@ -143,7 +169,9 @@ EXAMPLES = {
     "CreateDeployment": {"StackId": "$STACK", "AppId": "$APP", "Command": {"Name": "deploy"},
                          "Comment": "release 1.2"},
     "DescribeCommands": {"DeploymentId": "$DEPLOYMENT"},
-    "CompleteCommand": {"CommandId": "$COMMAND", "Status": "successful", "ExitCode": 0},
+    "CompleteCommand": {"CommandId": "$COMMAND", "Status": "successful", "ExitCode": 0,
+                        "Log": "deployed shop 1.2\n"},
+    "PollCommands": {"InstanceId": "$REGISTERED"},
     "CreateLayer": {"StackId": "$STACK", "Type": "custom", "Name": "db", "Shortname": "db"},
     "CreateApp": {"StackId": "$STACK", "Name": "api", "Type": "other"},
     "UpdateApp": {"AppId": "$APP", "Name": "shop-v2"},
@@ -179,6 +207,10 @@ DOC_SETUP = {
 # Calls an example needs first (on the fixture); "$NAME": member stores that member of the
 # answer under $NAME.
 SETUP = {
+    "PollCommands": [("RegisterInstance", {"StackId": "$STACK", "Hostname": "build-box"},
+                      {"$REGISTERED": "InstanceId"}),
+                     ("CreateDeployment", {"StackId": "$STACK", "InstanceIds": ["$REGISTERED"],
+                                           "Command": {"Name": "configure"}}, {})],
     "DeleteInstance": [("StopInstance", {"InstanceId": "$INSTANCE"}, {})],
     "AssignInstance": [("RegisterInstance", {"StackId": "$STACK", "Hostname": "build-box"},
                         {"$REGISTERED": "InstanceId"})],
@@ -349,7 +381,7 @@ def swift_shape(shapes, name, member_name, depth=0):
     s = shapes[name]
     t = s["type"]
     if t == "string":
-        limit = "Limits.customJson" if member_name == "CustomJson" else "Limits.string"
+        limit = {"CustomJson": "Limits.customJson", "Log": "Limits.log"}.get(member_name, "Limits.string")
         enum = s.get("enum")
         if enum:
             return '.string(max: %s, values: [%s])' % (limit, ", ".join(json.dumps(v) for v in enum))
@@ -528,7 +560,7 @@ def json_shape(shapes, name, member_name):
     s = shapes[name]
     t = s["type"]
     if t == "string":
-        return {"kind": "string", "max": 122880 if member_name == "CustomJson" else 65536,
+        return {"kind": "string", "max": {"CustomJson": 122880, "Log": 8 * 1024 * 1024}.get(member_name, 65536),
                 "values": s.get("enum")}
     if t in ("integer", "boolean"):
         return {"kind": t}
@@ -819,8 +851,11 @@ def generate_python_model(model, out):
             entry.update({"http": {"method": "POST", "requestUri": "/"},
                           "input": {"shape": o + "Request"}, "name": o})
             extra_shapes[o + "Request"] = OWD_OPERATIONS[o]
+            if o + "Result" in OWD_OUTPUT_SHAPES:
+                entry["output"] = {"shape": o + "Result"}
         extra_ops[o] = entry
     extra_shapes.update(OWD_SHAPES)
+    extra_shapes.update(OWD_OUTPUT_SHAPES)
     out.add(base + "service-2.sdk-extras.json", json.dumps(
         {"version": 1.0, "merge": {"operations": extra_ops, "shapes": extra_shapes}},
         indent=1, sort_keys=True) + "\n")
@@ -992,11 +1027,11 @@ def generate_docs(model, lib, out):
         out_name, _ = model.output(name)
         o += ["## %s" % name, ""]
         if name in OWD_OPERATIONS:
-            o += ["owd's own operation (not in AWS's model): it answers `{}`.", ""]
+            o += ["owd's own operation (not in AWS's model): it answers %s." % OWD_OUTPUTS.get(name, "`{}`"), ""]
         o += ["- Permission: %s." % LEVEL_TEXT[lvl],
               "- Writes: %s." % ("yes (one transaction)" if writes(name) else "no (answered from the cache of the store)"),
               "- Errors: %s." % ", ".join("`%s`" % e for e in ERRORS),
-              "- Request shape `%s`; response shape %s." % (in_name, "`%s`" % out_name if out_name else "none (`{}`)"),
+              "- Request shape `%s`; response shape %s." % (in_name, "`%s`" % out_name if out_name else "as above" if name in OWD_OUTPUTS else "none (`{}`)"),
               ""]
         if name in NOTES:
             o += [NOTES[name], ""]

@@ -340,7 +340,8 @@ extension Store {
     static let describeCommandsMessage = "Please provide either one or more command IDs or one deployment ID or one instance ID"
     static let commandColumns = """
         SELECT id, instance_id, deployment_id, created_at, acknowledged_at, completed_at, status, exit_code,
-               log_url, type, stack_id FROM commands
+               log_url, type, stack_id, EXISTS(SELECT 1 FROM command_logs l WHERE l.command_id = commands.id)
+        FROM commands
         """
     static let commandOrder = " ORDER BY created_at DESC, deployment_seq DESC, seq ASC"
 
@@ -355,7 +356,11 @@ extension Store {
         if let t = s.optionalInt(5) { m.append(("CompletedAt", .string(Timestamp.string(t)))) }
         m.append(("Status", .string(s.string(6) ?? "")))
         if let e = s.optionalInt(7) { m.append(("ExitCode", .integer(e))) }
-        if let u = s.string(8) { m.append(("LogUrl", .string(u))) }
+        if let u = s.string(8) {
+            m.append(("LogUrl", .string(u)))
+        } else if s.int(11) != 0, let url = engine.logURL {
+            m.append(("LogUrl", .string(url(s.string(0) ?? ""))))
+        }
         m.append(("Type", .string(s.string(9) ?? "")))
         return try Store.json(.object(m))
     }
@@ -455,6 +460,7 @@ extension Store {
             let s = try c.prepare("UPDATE commands SET status=?, completed_at=?, exit_code=?, log_url=? WHERE id=?")
             s.bind(1, status).bind(2, at).bind(3, r.exitCode).bind(4, r.logUrl).bind(5, id)
             try s.run()
+            if let log = r.log { try storeLog(c, commandID: id, log) }
             try rollUp(c, change: change, deploymentSeq: row.deploymentSeq, completed: 1)
         }
         return try Store.empty()

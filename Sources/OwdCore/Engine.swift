@@ -17,11 +17,16 @@ public struct StoreOptions {
     public var clock: (() -> Int64)?
     public var busyTimeoutMs: Int32 = 5000
     public var durability: Durability = .full
+    /// Section 14: an instance whose agent was seen and has not polled for this many
+    /// seconds is shown `connection_lost` (90; tests make it shorter).
+    public var connectionLostAfter: Int64 = 90
 
-    public init(clock: (() -> Int64)? = nil, busyTimeoutMs: Int32 = 5000, durability: Durability = .full) {
+    public init(clock: (() -> Int64)? = nil, busyTimeoutMs: Int32 = 5000, durability: Durability = .full,
+                connectionLostAfter: Int64 = 90) {
         self.clock = clock
         self.busyTimeoutMs = busyTimeoutMs
         self.durability = durability
+        self.connectionLostAfter = connectionLostAfter
     }
 }
 
@@ -44,6 +49,12 @@ final class Engine {
     /// Reached only under its lock.
     let cache = Locked(Cache())
     let clock: () -> Int64
+    let connectionLostAfter: Int64
+    /// Every commit of this process signals it (PollCommands waits on it).
+    let commits = CommitSignal()
+    /// Section 14: the LogUrl of a command with a stored log (set by `owd serve`); nil:
+    /// answers give none (in-process callers read logs with GetCommandLog).
+    var logURL: (@Sendable (String) -> String)?
     /// The reader's last `PRAGMA data_version` (guarded by `readLock`).
     var dataVersion: Int64 = -1
 
@@ -52,6 +63,10 @@ final class Engine {
             throw OwdError.invalidArgument("busy_timeout_ms must be >= 0")
         }
         self.clock = options.clock ?? { Int64(time(nil)) }
+        guard options.connectionLostAfter > 0 else {
+            throw OwdError.invalidArgument("connectionLostAfter must be > 0 seconds")
+        }
+        self.connectionLostAfter = options.connectionLostAfter
         // "" is refused, not taken as in-memory: it is most often an unset variable.
         if path == "" { throw OwdError.invalidArgument("path is empty: name a store file, or pass NULL or \":memory:\" for a private in-memory store") }
         let memory = path == nil || path == ":memory:"

@@ -81,3 +81,65 @@ final class ReadWriteLock {
         return try body()
     }
 }
+
+/// "A write committed", for the waits of the agent protocol (PollCommands' long-poll):
+/// a counter that every commit of this process bumps, and a condition its waiters sleep on.
+/// Commits of other processes are seen by the waiters' own periodic check of the store.
+final class CommitSignal {
+    private let m: UnsafeMutablePointer<pthread_mutex_t>
+    private let c: UnsafeMutablePointer<pthread_cond_t>
+    private var count: UInt64 = 0
+
+    init() {
+        m = .allocate(capacity: 1)
+        c = .allocate(capacity: 1)
+        pthread_mutex_init(m, nil)
+        var attr = pthread_condattr_t()
+        pthread_condattr_init(&attr)
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
+        pthread_cond_init(c, &attr)
+        pthread_condattr_destroy(&attr)
+    }
+
+    deinit {
+        pthread_cond_destroy(c)
+        pthread_mutex_destroy(m)
+        c.deallocate()
+        m.deallocate()
+    }
+
+    /// The number of commits so far.
+    var generation: UInt64 {
+        pthread_mutex_lock(m)
+        defer { pthread_mutex_unlock(m) }
+        return count
+    }
+
+    func committed() {
+        pthread_mutex_lock(m)
+        count &+= 1
+        pthread_cond_broadcast(c)
+        pthread_mutex_unlock(m)
+    }
+
+    /// Sleeps until a commit after `generation`, or `nanoseconds` have passed (monotonic).
+    func wait(after generation: UInt64, nanoseconds: Int64) {
+        var deadline = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &deadline)
+        let total = Int64(deadline.tv_nsec) + nanoseconds
+        deadline.tv_sec += Int(total / 1_000_000_000)
+        deadline.tv_nsec = Int(total % 1_000_000_000)
+        pthread_mutex_lock(m)
+        defer { pthread_mutex_unlock(m) }
+        while count == generation {
+            if pthread_cond_timedwait(c, m, &deadline) != 0 { return }
+        }
+    }
+}
+
+/// The monotonic clock in nanoseconds (waits and deadlines; never a stored time).
+func monotonicNanoseconds() -> Int64 {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec)
+}

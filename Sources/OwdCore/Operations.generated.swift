@@ -9,6 +9,8 @@ public enum Operation: String, CaseIterable, Sendable {
     case describeCommands = "DescribeCommands"
     case acknowledgeCommand = "AcknowledgeCommand"
     case completeCommand = "CompleteCommand"
+    case pollCommands = "PollCommands"
+    case getCommandLog = "GetCommandLog"
     case createStack = "CreateStack"
     case describeStacks = "DescribeStacks"
     case createLayer = "CreateLayer"
@@ -95,6 +97,8 @@ extension Operation {
         case .describeCommands: return .stack(.show)
         case .acknowledgeCommand: return .stack(.manage)
         case .completeCommand: return .stack(.manage)
+        case .pollCommands: return .stack(.manage)
+        case .getCommandLog: return .stack(.show)
         case .createStack: return .anyone
         case .describeStacks: return .stack(.show)
         case .createLayer: return .stack(.manage)
@@ -144,8 +148,8 @@ extension Operation {
     /// Whether the operation changes the store (reads are answered from the cache).
     public var writes: Bool {
         switch self {
-        case .createDeployment, .acknowledgeCommand, .completeCommand, .createStack, .createLayer, .createApp, .updateApp, .createInstance, .startInstance, .stopInstance, .createUserProfile, .setPermission, .updateStack, .deleteStack, .cloneStack, .updateLayer, .deleteLayer, .deleteApp, .tagResource, .untagResource, .updateInstance, .deleteInstance, .rebootInstance, .registerInstance, .deregisterInstance, .assignInstance, .unassignInstance, .startStack, .stopStack, .updateUserProfile, .deleteUserProfile, .updateMyUserProfile: return true
-        case .describeDeployments, .describeCommands, .describeStacks, .describeLayers, .describeApps, .describeInstances, .describeUserProfiles, .describePermissions, .describeStackSummary, .describeStackProvisioningParameters, .listTags, .getHostnameSuggestion, .describeMyUserProfile, .describeOperatingSystems, .describeAgentVersions, .describeServiceErrors: return false
+        case .createDeployment, .acknowledgeCommand, .completeCommand, .pollCommands, .createStack, .createLayer, .createApp, .updateApp, .createInstance, .startInstance, .stopInstance, .createUserProfile, .setPermission, .updateStack, .deleteStack, .cloneStack, .updateLayer, .deleteLayer, .deleteApp, .tagResource, .untagResource, .updateInstance, .deleteInstance, .rebootInstance, .registerInstance, .deregisterInstance, .assignInstance, .unassignInstance, .startStack, .stopStack, .updateUserProfile, .deleteUserProfile, .updateMyUserProfile: return true
+        case .describeDeployments, .describeCommands, .getCommandLog, .describeStacks, .describeLayers, .describeApps, .describeInstances, .describeUserProfiles, .describePermissions, .describeStackSummary, .describeStackProvisioningParameters, .listTags, .getHostnameSuggestion, .describeMyUserProfile, .describeOperatingSystems, .describeAgentVersions, .describeServiceErrors: return false
         }
     }
 
@@ -157,6 +161,8 @@ extension Operation {
         case .describeCommands: return "DescribeCommandsResult"
         case .acknowledgeCommand: return nil
         case .completeCommand: return nil
+        case .pollCommands: return nil
+        case .getCommandLog: return nil
         case .createStack: return "CreateStackResult"
         case .describeStacks: return "DescribeStacksResult"
         case .createLayer: return "CreateLayerResult"
@@ -211,6 +217,8 @@ extension Operation {
         case .describeCommands: return OperationShapes.describeCommands
         case .acknowledgeCommand: return OperationShapes.acknowledgeCommand
         case .completeCommand: return OperationShapes.completeCommand
+        case .pollCommands: return OperationShapes.pollCommands
+        case .getCommandLog: return OperationShapes.getCommandLog
         case .createStack: return OperationShapes.createStack
         case .describeStacks: return OperationShapes.describeStacks
         case .createLayer: return OperationShapes.createLayer
@@ -289,6 +297,14 @@ extension OperationShapes {
         Member("Status", .string(max: Limits.string, values: ["successful", "failed", "skipped"]), required: true),
         Member("ExitCode", .integer),
         Member("LogUrl", .string(max: Limits.string, values: nil)),
+        Member("Log", .string(max: Limits.log, values: nil)),
+    ])
+    static let pollCommands: Shape = .structure([
+        Member("InstanceId", .string(max: Limits.string, values: nil), required: true),
+        Member("WaitTimeSeconds", .integer),
+    ])
+    static let getCommandLog: Shape = .structure([
+        Member("CommandId", .string(max: Limits.string, values: nil), required: true),
     ])
     static let createStack: Shape = .structure([
         Member("Name", .string(max: Limits.string, values: nil), required: true),
@@ -837,6 +853,7 @@ struct CompleteCommandRequest {
     let status: String
     let exitCode: Int64?
     let logUrl: String?
+    let log: String?
 
     init(_ v: Value) throws {
         value = v
@@ -844,6 +861,33 @@ struct CompleteCommandRequest {
         status = try v.required("Status", Decode.string)
         exitCode = try v.optional("ExitCode", Decode.integer)
         logUrl = try v.optional("LogUrl", Decode.string)
+        log = try v.optional("Log", Decode.string)
+    }
+}
+
+/// PollCommands's request, validated.
+struct PollCommandsRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let instanceId: String
+    let waitTimeSeconds: Int64?
+
+    init(_ v: Value) throws {
+        value = v
+        instanceId = try v.required("InstanceId", Decode.string)
+        waitTimeSeconds = try v.optional("WaitTimeSeconds", Decode.integer)
+    }
+}
+
+/// GetCommandLog's request, validated.
+struct GetCommandLogRequest {
+    /// The validated request, members in the model's order.
+    let value: Value
+    let commandId: String
+
+    init(_ v: Value) throws {
+        value = v
+        commandId = try v.required("CommandId", Decode.string)
     }
 }
 
@@ -1927,6 +1971,8 @@ extension Store {
         case .describeCommands: return try describeCommands(DescribeCommandsRequest(request), access)
         case .acknowledgeCommand: return try acknowledgeCommand(AcknowledgeCommandRequest(request), access)
         case .completeCommand: return try completeCommand(CompleteCommandRequest(request), access)
+        case .pollCommands: return try pollCommands(PollCommandsRequest(request), access)
+        case .getCommandLog: return try getCommandLog(GetCommandLogRequest(request), access)
         case .createStack: return try createStack(CreateStackRequest(request), access)
         case .describeStacks: return try describeStacks(DescribeStacksRequest(request), access)
         case .createLayer: return try createLayer(CreateLayerRequest(request), access)

@@ -79,7 +79,7 @@ extension Store {
         let grants = grants()
         // A stack is its own stack: the stacks table has no stack_id column.
         let stackColumn = kind.resource == .stack ? "id" : "stack_id"
-        let select = "SELECT id, \(stackColumn), created_at, body, seq\(kind.table == "instances" ? ", status" : "") FROM \(kind.table)"
+        let select = "SELECT id, \(stackColumn), created_at, body, seq\(kind.table == "instances" ? ", status, agent_seen_at" : "") FROM \(kind.table)"
         let items: [UnsafeMutablePointer<json_t>] = try engine.read { c in
             var out: [UnsafeMutablePointer<json_t>] = []
             func collect(_ s: Statement, filter: Bool) throws {
@@ -130,6 +130,11 @@ extension Store {
         if kind.resource != .stack { computed.append(("StackId", .string(s.string(1) ?? ""))) }
         computed.append(("CreatedAt", .string(Timestamp.string(s.int(2)))))
         computed += kind.extra(s)
+        // Section 14: an online instance whose agent was seen and has not polled lately.
+        if kind.resource == .instance, let seen = s.optionalInt(6), s.string(5) == "online",
+           now() - seen >= engine.connectionLostAfter {
+            computed = computed.map { $0.0 == "Status" ? ("Status", .string("connection_lost")) : $0 }
+        }
         for (k, v) in computed {
             guard let j = v.json(), json_object_set_new(body, k, j) == 0 else {
                 cjansson_decref(body)

@@ -6,8 +6,9 @@ extension Engine {
     /// 1: the first schema. 2: app versions (rollback) and the app version a deployment
     /// deployed. 3: stacks and apps indexed by change, so a cache refresh never scans them.
     /// 4: tombstones, so that deletions reach every cache through the change sequence.
-    /// 5: tags of stacks and layers (TagResource).
-    static let schemaVersion: Int32 = 5
+    /// 5: tags of stacks and layers (TagResource). 6: the agent protocol (section 14): when
+    /// an instance's agent last polled, and the commands' logs.
+    static let schemaVersion: Int32 = 6
 
     static func prepareSchema(_ c: Connection, path: String) throws {
         let appID = Int32(truncatingIfNeeded: try c.scalar("PRAGMA application_id"))
@@ -113,6 +114,10 @@ extension Engine {
             CREATE TABLE tags(kind TEXT NOT NULL, id TEXT NOT NULL, stack_id TEXT NOT NULL, key TEXT NOT NULL,
                 value TEXT NOT NULL, PRIMARY KEY(kind, id, key)) WITHOUT ROWID;
             CREATE INDEX tags_stack ON tags(stack_id);
+            """,
+        5: """
+            ALTER TABLE instances ADD COLUMN agent_seen_at INTEGER;
+            CREATE TABLE command_logs(command_id TEXT PRIMARY KEY, log TEXT NOT NULL) WITHOUT ROWID;
             """,
     ]
 

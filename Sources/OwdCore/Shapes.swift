@@ -7,6 +7,10 @@ public enum Limits {
     public static let string = 65_536
     /// `CustomJson`, in UTF-8 bytes (AWS's 120 KB).
     public static let customJson = 122_880
+    /// `Log` of CompleteCommand, in UTF-8 bytes (the store keeps its last `keptLog`).
+    public static let log = 8 * 1024 * 1024
+    /// What the store keeps of a command's log: its last 1 MiB (section 14).
+    public static let keptLog = 1024 * 1024
     /// Entries of any list member.
     public static let list = 10_000
     /// Entries of any map member (e.g. `Command.Args`, `Attributes`).

@@ -90,6 +90,7 @@ extension Engine {
             for p in batch where !p.refused { runAlone(p, beforeCommit: hook) }
         }
         guard batch.contains(where: { $0.error == nil }) else { return false }
+        commits.committed()   // wakes PollCommands' waits (section 14): once a group
         if reader == nil { catchUp() }
         return true
     }
@@ -204,6 +205,7 @@ extension Engine {
             try c.prepare("DELETE FROM apps WHERE id=?").bind(1, id).run()
             try c.prepare("DELETE FROM app_versions WHERE app_id=?").bind(1, id).run()
         case .deployment:
+            try c.prepare("DELETE FROM command_logs WHERE command_id IN (SELECT id FROM commands WHERE deployment_id=?)").bind(1, id).run()
             try c.prepare("DELETE FROM commands WHERE deployment_id=?").bind(1, id).run()
             try c.prepare("DELETE FROM deployments WHERE id=?").bind(1, id).run()
         case .permission:

@@ -45,6 +45,15 @@ struct Serve: ParsableCommand {
     @Flag(help: "No log line per request on stderr.")
     var quiet = false
 
+    @Option(help: ArgumentHelp("An instance whose agent has not polled for this long shows connection_lost (section 14).", valueName: "seconds"))
+    var connectionLostAfter = 90
+
+    @Option(help: ArgumentHelp("Where clients reach this server, for the commands' log URLs (default: http://HOST:PORT).", valueName: "url"))
+    var publicUrl: String?
+
+    @Option(help: ArgumentHelp("HTTP threads for agents' waiting PollCommands calls, beside --threads; past them a poll answers at once.", valueName: "n"))
+    var pollThreads = 32
+
     @Option(help: .hidden)
     var idleTimeout = 30
 
@@ -60,6 +69,11 @@ struct Serve: ParsableCommand {
         guard (1...3600).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be 1...3600 seconds") }
         guard (1...64).contains(threads) else { throw ValidationError("--threads must be 1...64") }
         guard !region.isEmpty else { throw ValidationError("--region must not be empty") }
+        guard (1...86400).contains(connectionLostAfter) else { throw ValidationError("--connection-lost-after must be 1...86400 seconds") }
+        guard (0...1024).contains(pollThreads) else { throw ValidationError("--poll-threads must be 0...1024") }
+        if let publicUrl, !(publicUrl.hasPrefix("http://") || publicUrl.hasPrefix("https://")) {
+            throw ValidationError("--public-url must start with http:// or https://")
+        }
     }
 
     func run() throws {
@@ -83,7 +97,7 @@ struct Serve: ParsableCommand {
         }
         var opened: Store?
         do {
-            opened = try Store(path: store)
+            opened = try Store(path: store, options: StoreOptions(connectionLostAfter: Int64(connectionLostAfter)))
         } catch let e as OwdError {
             fail("cannot open store \(store): \(e.message)")
         }
@@ -92,11 +106,14 @@ struct Serve: ParsableCommand {
         options.host = host
         options.port = UInt16(port)
         options.idleTimeout = UInt32(idleTimeout)
-        options.threads = UInt32(threads)
+        options.threads = UInt32(threads + pollThreads)
+        let endpoint = Endpoint(store: opened!, verifier: verifier)
+        endpoint.waitingPollLimit = pollThreads
+        let signer = LogURLSigner()
+        endpoint.serveLogs(signer)
         var server: Server?
         do {
-            server = try Server(endpoint: Endpoint(store: opened!, verifier: verifier),
-                                log: log, options: options)
+            server = try Server(endpoint: endpoint, log: log, options: options)
         } catch let e as Server.StartFailure {
             fail(e.description)
         }
@@ -105,6 +122,9 @@ struct Serve: ParsableCommand {
             log.write("owd: --no-auth: no signature is checked, every request acts as the store's owner (for tests only)\n")
         }
         let shown = host.contains(":") ? "[\(host)]" : host
+        var base = publicUrl ?? "http://\(shown):\(server!.port)"
+        while base.hasSuffix("/") { base.removeLast() }
+        signer.baseURL = base
         print("owd: listening on http://\(shown):\(server!.port)")
         fflush(stdout)
 

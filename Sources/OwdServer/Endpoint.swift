@@ -62,6 +62,13 @@ public final class Endpoint: @unchecked Sendable {
 
     let owner: Store
     let verifier: SigV4Verifier?
+    /// Section 14's log URLs (nil: not served); set before the server starts.
+    var logs: LogURLSigner?
+    /// PollCommands calls that may wait at once (each holds an HTTP thread while it
+    /// waits); past it a poll answers at once. Set before the server starts.
+    public var waitingPollLimit = 0
+    let waitingPolls = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+    let waitingLock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     /// One store handle per identity, made once.
     let handles: [String: Store]
     /// `verifier` nil: --no-auth, every request is the store's owner.
@@ -73,6 +80,29 @@ public final class Endpoint: @unchecked Sendable {
             if let arn = c.iamUserArn, handles[arn] == nil { handles[arn] = store.acting(as: arn) }
         }
         self.handles = handles
+        waitingPolls.initialize(to: 0)
+        pthread_mutex_init(waitingLock, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(waitingLock)
+        waitingLock.deallocate()
+        waitingPolls.deallocate()
+    }
+
+    /// Takes a waiting-poll slot (true) or finds none free (false).
+    func takePollSlot() -> Bool {
+        pthread_mutex_lock(waitingLock)
+        defer { pthread_mutex_unlock(waitingLock) }
+        guard waitingPolls.pointee < waitingPollLimit else { return false }
+        waitingPolls.pointee += 1
+        return true
+    }
+
+    func releasePollSlot() {
+        pthread_mutex_lock(waitingLock)
+        waitingPolls.pointee -= 1
+        pthread_mutex_unlock(waitingLock)
     }
 
     public func handle(_ r: HTTPRequest) -> HTTPResponse {
@@ -83,6 +113,7 @@ public final class Endpoint: @unchecked Sendable {
         if r.refused == 431 || Endpoint.headerBytes(r.headers) > Endpoint.maxHeaders {
             return Endpoint.error(431, "RequestHeaderFieldsTooLarge", "The request's header fields are larger than \(Endpoint.maxHeaders) bytes (64 KiB)", id: id, operation: r.path)
         }
+        if r.path.hasPrefix(LogURLSigner.prefix) { return logPage(r, id: id) }
         switch r.path {
         case "/":
             guard r.method == "POST" else {
@@ -151,6 +182,14 @@ public final class Endpoint: @unchecked Sendable {
             }
         }
         defer { cjansson_decref(request) }
+        // A poll that would wait without a free slot answers at once (the agent polls again).
+        var slot = false
+        if operation == "PollCommands", let request, let wait = json_object_get(request, "WaitTimeSeconds"),
+           cjansson_typeof(wait) == Int32(JSON_INTEGER.rawValue), json_integer_value(wait) > 0 {
+            slot = takePollSlot()
+            if !slot { json_integer_set(wait, 0) }
+        }
+        defer { if slot { releasePollSlot() } }
         do {
             let text = try store.callText(operation, request.map { UnsafePointer($0) })
             var out = HTTPResponse(status: 200, requestID: id, operation: operation, caller: caller)

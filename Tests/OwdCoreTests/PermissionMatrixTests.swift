@@ -275,6 +275,17 @@ struct PermissionMatrixTests {
                  let it = try item(w, "DescribeDeployments", "Deployments", "DeploymentIds", w.t.deployment)
                  #expect(it["Status"] as? String == "failed")
              }),
+        // Section 14.
+        Spec(name: "PollCommands", operation: "PollCommands", need: .level(.manage),
+             request: { ["InstanceId": $0.t.online] },
+             check: { w, _, got in
+                 let commands = got["Commands"] as? [[String: Any]] ?? []
+                 #expect(commands.map { $0["CommandId"] as? String } == [w.t.command])
+                 #expect(commands.first?["CustomJson"] as? String == w.t.customJson)
+             }),
+        Spec(name: "GetCommandLog", operation: "GetCommandLog", need: .level(.show),
+             request: { ["CommandId": $0.t.command] },
+             check: { _, _, got in #expect(got.isEmpty, "a command without a stored log has no Log") }),
         // Section 6.
         Spec(name: "CreateStack", operation: "CreateStack", need: .anyone,
              request: { _ in ["Name": "new", "Region": "sa-east-1",
@@ -727,6 +738,8 @@ extension PermissionMatrixTests {
             ("DescribeCommands", ["CommandIds": [t.command, x]], "Unable to find command with ID \(x)"),
             ("AcknowledgeCommand", ["CommandId": x], "Unable to find command with ID \(x)"),
             ("CompleteCommand", ["CommandId": x, "Status": "successful"], "Unable to find command with ID \(x)"),
+            ("PollCommands", ["InstanceId": x], "Unable to find instance with ID \(x)"),
+            ("GetCommandLog", ["CommandId": x], "Unable to find command with ID \(x)"),
             ("DescribeStacks", ["StackIds": [t.id, x]], "Unable to find stack with ID \(x)"),
             ("CreateLayer", ["StackId": x, "Type": "custom", "Name": "db", "Shortname": "db"], "Unable to find stack with ID \(x)"),
             ("DescribeLayers", ["StackId": x], "Unable to find stack with ID \(x)"),

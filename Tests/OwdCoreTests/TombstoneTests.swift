@@ -85,7 +85,10 @@ struct TombstoneTests {
         // Make the file a schema-3 store: as the previous release wrote it.
         do {
             let c = try Connection(path: path, flags: 0x0000_0002)   // SQLITE_OPEN_READWRITE
-            try c.exec("DROP TABLE tombstones; DROP TABLE tags; PRAGMA user_version=3")
+            try c.exec("""
+                DROP TABLE tombstones; DROP TABLE tags; DROP TABLE command_logs;
+                ALTER TABLE instances DROP COLUMN agent_seen_at; PRAGMA user_version=3
+                """)
             c.close()
         }
         let reopened = try Fixture(path: path)

@@ -19,7 +19,7 @@ import tempfile
 import time
 
 # The schema version this library writes (Engine.schemaVersion in Sources/OwdCore/Schema.swift).
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 TOOL = None
 # Root ignores permission bits: the read-only cases run as nobody (as the caller when

@@ -8,6 +8,8 @@ OPERATIONS = (
     "DescribeCommands",
     "AcknowledgeCommand",
     "CompleteCommand",
+    "PollCommands",
+    "GetCommandLog",
     "CreateStack",
     "DescribeStacks",
     "CreateLayer",
@@ -86,7 +88,7 @@ UNSUPPORTED_OPERATIONS = (
 )
 
 # owd's own operations (behaviour.md section 5): not in AWS's model, they answer {}.
-OWD_OPERATIONS = frozenset({"AcknowledgeCommand", "CompleteCommand"})
+OWD_OPERATIONS = frozenset({"AcknowledgeCommand", "CompleteCommand", "PollCommands", "GetCommandLog"})
 
 # The permission level each needs (behaviour.md section 7).
 PERMISSIONS = {
@@ -95,6 +97,8 @@ PERMISSIONS = {
     "DescribeCommands": "show",
     "AcknowledgeCommand": "manage",
     "CompleteCommand": "manage",
+    "PollCommands": "manage",
+    "GetCommandLog": "show",
     "CreateStack": "anyone",
     "DescribeStacks": "show",
     "CreateLayer": "manage",

@@ -71,6 +71,12 @@ class AcknowledgeCommandResultTypeDef(TypedDict, total=False):
 class CompleteCommandResultTypeDef(TypedDict, total=False):
     ResponseMetadata: ResponseMetadataTypeDef
 
+class PollCommandsResultTypeDef(TypedDict, total=False):
+    ResponseMetadata: ResponseMetadataTypeDef
+
+class GetCommandLogResultTypeDef(TypedDict, total=False):
+    ResponseMetadata: ResponseMetadataTypeDef
+
 class StackConfigurationManagerTypeDef(TypedDict, total=False):
     Name: str
     Version: str
@@ -544,8 +550,16 @@ class Client:
         """OpsWorks AcknowledgeCommand (needs manage)."""
         ...
 
-    def complete_command(self, *, CommandId: str, Status: Literal["successful", "failed", "skipped"], ExitCode: int = ..., LogUrl: str = ...) -> CompleteCommandResultTypeDef:
+    def complete_command(self, *, CommandId: str, Status: Literal["successful", "failed", "skipped"], ExitCode: int = ..., LogUrl: str = ..., Log: str = ...) -> CompleteCommandResultTypeDef:
         """OpsWorks CompleteCommand (needs manage)."""
+        ...
+
+    def poll_commands(self, *, InstanceId: str, WaitTimeSeconds: int = ...) -> PollCommandsResultTypeDef:
+        """OpsWorks PollCommands (needs manage)."""
+        ...
+
+    def get_command_log(self, *, CommandId: str) -> GetCommandLogResultTypeDef:
+        """OpsWorks GetCommandLog (needs show)."""
         ...
 
     def create_stack(self, *, Name: str, Region: str, VpcId: str = ..., Attributes: Mapping[str, str] = ..., ServiceRoleArn: str, DefaultInstanceProfileArn: str, DefaultOs: str = ..., HostnameTheme: str = ..., DefaultAvailabilityZone: str = ..., DefaultSubnetId: str = ..., CustomJson: str = ..., ConfigurationManager: StackConfigurationManagerTypeDef = ..., ChefConfiguration: ChefConfigurationTypeDef = ..., UseCustomCookbooks: bool = ..., UseOpsworksSecurityGroups: bool = ..., CustomCookbooksSource: SourceTypeDef = ..., DefaultSshKeyName: str = ..., DefaultRootDeviceType: Literal["ebs", "instance-store"] = ..., AgentVersion: str = ...) -> CreateStackResultTypeDef:

@@ -5,6 +5,7 @@ Run with a Python that has botocore==1.39.17 (the last botocore with OpsWorks):
 responses.json: [[operation, response text], ...]. Prints every violation; exit 1 if any.
 """
 import json
+import os
 import re
 import sys
 
@@ -61,6 +62,20 @@ def check(shape, value, path, problems):
         problems.append("%s: shape type %s not checked" % (path, t))
 
 
+_OWD_MODEL = None
+
+
+def owd_model():
+    """The model the package ships (AWS's, stripped, with owd's extras merged by botocore's loader)."""
+    global _OWD_MODEL
+    if _OWD_MODEL is None:
+        s = botocore.session.get_session()
+        s.get_component("data_loader").search_paths.insert(
+            0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "opsworks_deployments", "data"))
+        _OWD_MODEL = s.get_service_model("opsworks")
+    return _OWD_MODEL
+
+
 def main(path):
     if botocore.__version__ != "1.39.17":
         sys.exit("needs botocore 1.39.17, found %s" % botocore.__version__)
@@ -71,9 +86,13 @@ def main(path):
     for operation, text in responses:
         response = json.loads(text)
         checked[operation] = checked.get(operation, 0) + 1
-        # owd's own operations (behaviour.md section 5), the ones AWS's model lacks, answer {}.
+        # owd's own operations (behaviour.md sections 5 and 14), the ones AWS's model lacks:
+        # their output shape in owd's model extras, or {}.
         if operation not in model.operation_names:
-            if response != {}:
+            output = owd_model().operation_model(operation).output_shape
+            if output is not None:
+                check(output, response, operation, problems)
+            elif response != {}:
                 problems.append("%s: %r, expected {}" % (operation, response))
             continue
         output = model.operation_model(operation).output_shape

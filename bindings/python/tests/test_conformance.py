@@ -76,6 +76,13 @@ def test_every_recorded_response_conforms(tmp_path):
             c.tag_resource(ResourceArn=arn, Tags={"team": "payments"})
             c.list_tags(ResourceArn=arn, MaxResults=1)
             c.untag_resource(ResourceArn=arn, TagKeys=["team"])
+            # Section 14: a poll with a command (and its app), a stored log.
+            d = world.deploy()
+            polled = c.poll_commands(InstanceId=world.instances[1])
+            assert polled["Commands"], polled
+            command = polled["Commands"][0]["CommandId"]
+            c.complete_command(CommandId=command, Status="successful", ExitCode=0, Log="done\n")
+            c.get_command_log(CommandId=command)
             c.delete_app(AppId=world.app)
             c.delete_stack(StackId=conftest.new_stack(c, "empty"))
     responses = list(conftest.RESPONSES)

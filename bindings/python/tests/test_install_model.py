@@ -13,8 +13,8 @@ def test_install_model_writes_the_documented_model_with_owds_operations(tmp_path
     folder = tmp_path / "opsworks" / "2013-02-18"
     assert sorted(os.listdir(folder)) == ["paginators-1.json", "service-2.json", "waiters-2.json"]
     model = json.loads((folder / "service-2.json").read_text())
-    assert len(model["operations"]) == 76
-    assert {"AcknowledgeCommand", "CompleteCommand"} <= set(model["operations"])
+    assert len(model["operations"]) == 78
+    assert {"AcknowledgeCommand", "CompleteCommand", "PollCommands", "GetCommandLog"} <= set(model["operations"])
     assert model["operations"]["DescribeDeployments"]["documentation"].startswith("<p>Requests a description")
     assert model["operations"]["CreateStack"]["input"] == {"shape": "CreateStackRequest"}
     assert "DeploymentSuccessful" in json.loads((folder / "waiters-2.json").read_text())["waiters"]
