@@ -249,17 +249,18 @@ struct ImportRecord {
     let position: Int
     let json: UnsafeMutablePointer<json_t>
     let kind: TransferKind
-    var label: String
 
     init(file: String, position: Int, json: UnsafeMutablePointer<json_t>, kind: TransferKind) {
         self.file = file
         self.position = position
         self.json = json
         self.kind = kind
-        label = "record \(position)"
-        if let id = optionalString(kind.idMember) {
-            label = "\(kind.outputShape) \(kind == .permissions ? "\(optionalString("StackId") ?? "?")/" : "")\(id)"
-        }
+    }
+
+    /// "Deployment <id>" (a permission: "Permission <stack>/<user>"), or "record N".
+    var label: String {
+        guard let id = optionalString(kind.idMember) else { return "record \(position)" }
+        return "\(kind.outputShape) \(kind == .permissions ? "\(optionalString("StackId") ?? "?")/" : "")\(id)"
     }
 
     func fail(_ what: String) -> OwdError { refused(file, "\(label): \(what)") }
@@ -297,11 +298,15 @@ struct ImportRecord {
     }
 
     func time(_ name: String) throws -> Int64? {
-        guard let s = try string(name) else { return nil }
-        guard let t = Timestamp.parse(s) else {
-            throw fail("\(name) \"\(s)\" is not a timestamp YYYY-MM-DDTHH:MM:SS+00:00 (whole seconds)")
+        guard let v = json_object_get(json, name) else { return nil }
+        if cjansson_typeof(v) == Int32(JSON_STRING.rawValue), let p = json_string_value(v),
+           let t = p.withMemoryRebound(to: UInt8.self, capacity: json_string_length(v), {
+               Timestamp.parse(UnsafeBufferPointer(start: $0, count: json_string_length(v)))
+           }) {
+            return t
         }
-        return t
+        let s = try string(name) ?? ""
+        throw fail("\(name) \"\(s)\" is not a timestamp YYYY-MM-DDTHH:MM:SS+00:00 (whole seconds)")
     }
 
     func integer(_ name: String) throws -> Int64? {
@@ -333,8 +338,28 @@ struct ImportRecord {
         return out
     }
 
+    /// The members of the records whose every member `add` reads with its type checked.
+    static let readMembers: [TransferKind: [StaticString]] = [
+        .deployments: ["DeploymentId", "StackId", "AppId", "CreatedAt", "CompletedAt", "Duration", "IamUserArn",
+                       "Comment", "Command", "Status", "CustomJson", "InstanceIds"],
+        .commands: ["CommandId", "InstanceId", "DeploymentId", "CreatedAt", "AcknowledgedAt", "CompletedAt", "Status",
+                    "ExitCode", "LogUrl", "Type"],
+        .permissions: ["StackId", "IamUserArn", "AllowSsh", "AllowSudo", "Level"],
+    ]
+
     /// Refuses members the describe output shape has not, and values of the wrong type.
     func checkMembers() throws {
+        if let names = ImportRecord.readMembers[kind] {
+            var it = json_object_iter(json)
+            while let i = it {
+                let key = json_object_iter_key(i)!
+                if !names.contains(where: { strcmp(cString($0), key) == 0 }) {
+                    throw fail("wrong shape for AWS's \(kind.outputShape): Unknown parameter in input: \"\(String(cString: key))\", must be one of: \(names.map(\.description).joined(separator: ", "))")
+                }
+                it = json_object_iter_next(json, i)
+            }
+            return
+        }
         do {
             try OperationShapes.validate(record: json, shape: kind.outputShape)
         } catch let e as OwdError {
@@ -367,7 +392,11 @@ extension Timestamp {
     /// `YYYY-MM-DDTHH:MM:SS` then `Z`, `+00:00` or another `+HH:MM`/`-HH:MM` offset; nil
     /// for anything else (fractions of a second included: owd keeps whole seconds).
     public static func parse(_ text: String) -> Int64? {
-        let b = Array(text.utf8)
+        var text = text
+        return text.withUTF8 { parse($0) }
+    }
+
+    static func parse(_ b: UnsafeBufferPointer<UInt8>) -> Int64? {
         guard b.count == 20 || b.count == 25, b[4] == 45, b[7] == 45, b[10] == 84 || b[10] == 32,
               b[13] == 58, b[16] == 58 else { return nil }
         func num(_ from: Int, _ n: Int) -> Int64? {
@@ -420,6 +449,7 @@ extension Store {
         let ordered = files.enumerated().sorted { ($0.element.0.rawValue, $0.offset) < ($1.element.0.rawValue, $1.offset) }.map(\.element)
         let total = files.reduce(Int64(0)) { $0 + Int64($1.1.size) }
         var summary = TransferSummary()
+        let known = KnownParents()
         try engine.write { c, change in
             var done: Int64 = 0
             var seen = 0
@@ -432,7 +462,7 @@ extension Store {
                     Store.dropNulls(json)
                     let record = ImportRecord(file: file.path, position: file.index + 1, json: json, kind: kind)
                     try record.checkMembers()
-                    if try add(c, change, record) { summary.added += 1 } else { summary.skipped += 1 }
+                    if try add(c, change, known, record) { summary.added += 1 } else { summary.skipped += 1 }
                     seen += 1
                     if seen % 4096 == 0, let progress {
                         progress(TransferProgress(bytesDone: done + Int64(file.offset), bytesTotal: total, records: seen))
@@ -485,7 +515,7 @@ extension Store {
     }
 
     /// Adds one record; false when an equal one is stored (skipped).
-    private func add(_ c: Connection, _ change: Int64, _ r: ImportRecord) throws -> Bool {
+    private func add(_ c: Connection, _ change: Int64, _ known: KnownParents, _ r: ImportRecord) throws -> Bool {
         switch r.kind {
         case .stacks:
             let id = try r.id("StackId")
@@ -499,7 +529,7 @@ extension Store {
             let resource: ResourceKind = r.kind == .layers ? .layer : .app
             let id = try r.id(resource.idMember)
             let stack = try r.id("StackId")
-            try parent(c, r, .stack, stack)
+            try parent(c, known, r, .stack, stack)
             guard let created = try r.time("CreatedAt") else { throw r.fail("wrong shape: CreatedAt is missing") }
             let body = try r.body(dropping: [resource.idMember, "StackId", "CreatedAt"])
             let s = try c.prepare(r.kind == .layers
@@ -515,11 +545,11 @@ extension Store {
         case .instances:
             let id = try r.id("InstanceId")
             let stack = try r.id("StackId")
-            try parent(c, r, .stack, stack)
+            try parent(c, known, r, .stack, stack)
             let layers = try r.strings("LayerIds")
             for l in layers {
                 guard UUIDKey(l) != nil else { throw r.fail("LayerIds: \(l) is not an OpsWorks ID") }
-                try parent(c, r, .layer, l, stack: stack)
+                try parent(c, known, r, .layer, l, stack: stack)
             }
             guard let created = try r.time("CreatedAt") else { throw r.fail("wrong shape: CreatedAt is missing") }
             let status = try r.string("Status") ?? "stopped"
@@ -546,7 +576,7 @@ extension Store {
         case .permissions:
             let stack = try r.id("StackId")
             let arn = try r.required("IamUserArn")
-            try parent(c, r, .stack, stack)
+            try parent(c, known, r, .stack, stack)
             let level = try r.string("Level") ?? "iam_only"
             guard Level(name: level) != nil else { throw r.fail("Level \(level) is not a permission level") }
             let ssh = try r.boolean("AllowSsh") ?? false, sudo = try r.boolean("AllowSudo") ?? false
@@ -564,18 +594,18 @@ extension Store {
             if q.string(0) == level && (q.int(1) != 0) == ssh && (q.int(2) != 0) == sudo { return false }
             throw r.fail("conflicts with the stored permission (Level \(q.string(0) ?? ""), AllowSsh \(q.int(1) != 0), AllowSudo \(q.int(2) != 0)); nothing was imported")
         case .deployments:
-            return try addDeployment(c, change, r)
+            return try addDeployment(c, change, known, r)
         case .commands:
-            return try addCommand(c, r)
+            return try addCommand(c, known, r)
         }
     }
 
-    private func addDeployment(_ c: Connection, _ change: Int64, _ r: ImportRecord) throws -> Bool {
+    private func addDeployment(_ c: Connection, _ change: Int64, _ known: KnownParents, _ r: ImportRecord) throws -> Bool {
         let id = try r.id("DeploymentId")
         let stack = try r.id("StackId")
-        try parent(c, r, .stack, stack)
+        try parent(c, known, r, .stack, stack)
         let app = try r.optionalID("AppId")
-        if let app { try parent(c, r, .app, app, stack: stack) }
+        if let app { try parent(c, known, r, .app, app, stack: stack) }
         guard let created = try r.time("CreatedAt") else { throw r.fail("wrong shape: CreatedAt is missing") }
         let completed = try r.time("CompletedAt")
         if let d = try r.integer("Duration") {
@@ -631,7 +661,7 @@ extension Store {
         return try inserted(c, d, r, kind: .deployment, id: id)
     }
 
-    private func addCommand(_ c: Connection, _ r: ImportRecord) throws -> Bool {
+    private func addCommand(_ c: Connection, _ known: KnownParents, _ r: ImportRecord) throws -> Bool {
         let id = try r.id("CommandId")
         let deployment = try r.id("DeploymentId")
         let instance = try r.id("InstanceId")
@@ -643,7 +673,7 @@ extension Store {
         }
         let seq = q.int(0), stack = q.string(1) ?? ""
         q.reset()
-        try parent(c, r, .instance, instance, stack: stack)
+        try parent(c, known, r, .instance, instance, stack: stack)
         guard let created = try r.time("CreatedAt") else { throw r.fail("wrong shape: CreatedAt is missing") }
         let status = try r.required("Status")
         let s = try c.prepare("""
@@ -722,31 +752,34 @@ extension Store {
 
     /// A parent must be in the store (or added earlier in this import: files go in parent
     /// order), and of the record's stack.
-    private func parent(_ c: Connection, _ r: ImportRecord, _ kind: Resource, _ id: String, stack: String? = nil) throws {
+    private func parent(_ c: Connection, _ known: KnownParents, _ r: ImportRecord, _ kind: Resource, _ id: String, stack: String? = nil) throws {
+        if let owner = known.stacks[kind]?[id] {
+            guard let stack, owner != stack else { return }
+            throw r.fail("its \(kind.rawValue) \(id) belongs to stack \(owner), not \(stack)")
+        }
         let table = [Resource.stack: "stacks", .layer: "layers", .app: "apps", .instance: "instances", .deployment: "deployments"][kind]!
         let s = try c.prepare(kind == .stack ? "SELECT id FROM stacks WHERE id=?" : "SELECT stack_id FROM \(table) WHERE id=?")
         s.bind(1, id)
         defer { s.reset() }
         guard try s.step() else {
-            throw r.fail("its \(kind.rawValueName) \(id) is neither in the store nor in the files")
+            throw r.fail("its \(kind.rawValue) \(id) is neither in the store nor in the files")
         }
-        if let stack, s.string(0) != stack {
-            throw r.fail("its \(kind.rawValueName) \(id) belongs to stack \(s.string(0) ?? ""), not \(stack)")
+        let owner = s.string(0) ?? ""
+        // Stacks, layers, apps and instances are few: remembered (deployments are not).
+        if kind != .deployment, known.count < 100_000 {
+            known.stacks[kind, default: [:]][id] = owner
+            known.count += 1
+        }
+        if let stack, owner != stack {
+            throw r.fail("its \(kind.rawValue) \(id) belongs to stack \(owner), not \(stack)")
         }
     }
 }
 
-extension Resource {
-    var rawValueName: String {
-        switch self {
-        case .stack: return "stack"
-        case .app: return "app"
-        case .layer: return "layer"
-        case .instance: return "instance"
-        case .deployment: return "deployment"
-        case .command: return "command"
-        }
-    }
+/// The parents found so far in one import (never deleted during it): ID -> its stack.
+final class KnownParents {
+    var stacks: [Resource: [String: String]] = [:]
+    var count = 0
 }
 
 // MARK: - Export
