@@ -9,7 +9,7 @@ import Glibc
 /// `UserProfiles`, `Permissions`, `Deployments`, `Commands`) holding the list.
 ///
 /// Choices where AWS's outputs leave things open (docs/behaviour.md section 16 and
-/// docs/transfer.md):
+/// docs/import-export.md):
 /// - Files are taken in parent order whatever their order on the command line (stacks,
 ///   layers, apps, instances, user profiles, permissions, deployments, commands), so a
 ///   parent "in the files" is a parent already added in the same transaction.
