@@ -147,9 +147,11 @@ OWD_SHAPES = {"OwdCommandResult": {"type": "string", "enum": ["successful", "fai
 # Every operation may answer these (owd adds AccessDeniedException to AWS's list).
 ERRORS = ["ValidationException", "ResourceNotFoundException", "AccessDeniedException"]
 # Resources whose describe call returns what the create call was given: the output
-# members a stored create request may contribute.
+# members a stored create request may contribute; and every record `owd import` reads
+# (Deployment, Command, Permission: the members a file's record may hold).
 RESOURCE_SHAPES = {"Stack": "Stack", "Layer": "Layer", "App": "App", "Instance": "Instance",
-                   "UserProfile": "UserProfile"}
+                   "UserProfile": "UserProfile", "Deployment": "Deployment", "Command": "Command",
+                   "Permission": "Permission"}
 
 # Examples (docs, fuzz seeds). By default an example is the request's required members,
 # filled from MEMBER_VALUES (by member name) or from its type; $STACK ... $USER stand for
@@ -527,6 +529,12 @@ def generate_swift(model, out):
     for key, shape in RESOURCE_SHAPES.items():
         names = ", ".join(json.dumps(m) for m in shapes[shape]["members"])
         o.append('        "%s": [%s],' % (key, names))
+    o += ["    ]", "",
+          "    /// The describe output shapes of the records `owd import` reads (type checks).",
+          "    static let outputShapes: [String: Shape] = ["]
+    for key, shape in RESOURCE_SHAPES.items():
+        # Nothing is required of an answer (AWS answered "SslConfiguration": {}).
+        o.append('        "%s": %s,' % (key, swift_structure(shapes, shapes[shape], 1).replace(", required: true", "")))
     o += ["    ]", "",
           "    /// DescribeStackSummary's InstancesCount members (one per instance status).",
           "    static let instancesCountMembers: [String] = [%s]" % ", ".join(

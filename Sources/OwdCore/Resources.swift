@@ -124,7 +124,7 @@ extension Store {
         return try Store.list(kind.listKey, items)
     }
 
-    func resourceJSON(_ kind: ResourceKind, _ s: Statement) throws -> UnsafeMutablePointer<json_t> {
+    func resourceJSON(_ kind: ResourceKind, _ s: Statement, filtered: Bool = true) throws -> UnsafeMutablePointer<json_t> {
         let body = try JSON.loads(s.string(3) ?? "{}")
         var computed: [(String, Value)] = [(kind.idMember, .string(s.string(0) ?? ""))]
         if kind.resource != .stack { computed.append(("StackId", .string(s.string(1) ?? ""))) }
@@ -141,8 +141,9 @@ extension Store {
                 throw OwdError.outOfMemory
             }
         }
-        // Section 10: every answer of a stack, layer or app is built here.
-        guard Secrets.filter(body, kind.resource) else {
+        // Section 10: every answer of a stack, layer or app is built here (unfiltered only
+        // for `owd export --with-secrets` and import's comparison with what is stored).
+        guard !filtered || Secrets.filter(body, kind.resource) else {
             cjansson_decref(body)
             throw OwdError.outOfMemory
         }

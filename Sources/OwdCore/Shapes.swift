@@ -85,6 +85,12 @@ enum OperationShapes {
         return try value(request, shape, path: "", depth: 0)
     }
 
+    /// Checks a record of a describe output (`owd import`) against its output shape.
+    static func validate(record: UnsafePointer<json_t>, shape name: String) throws {
+        guard let shape = outputShapes[name] else { return }
+        _ = try value(record, shape, path: "", depth: 0)
+    }
+
     private static func fail(_ path: String, expected: String, _ json: UnsafePointer<json_t>) -> OwdError {
         .validation("Invalid type for parameter \(path), value type: \(JSON.typeName(json)), valid types: \(expected)")
     }

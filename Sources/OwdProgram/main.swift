@@ -10,7 +10,7 @@ struct OwdCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "owd",
         abstract: "AWS OpsWorks Stacks' API, self-hosted.",
-        subcommands: [Serve.self, ModelCommand.self])
+        subcommands: [Serve.self, Export.self, Import.self, ModelCommand.self])
 }
 
 struct Serve: ParsableCommand {
@@ -152,6 +152,185 @@ struct Serve: ParsableCommand {
         _ = text.withCString { write(2, $0, strlen($0)) }
         Glibc.exit(1)
     }
+}
+
+/// Seconds since an arbitrary start (CLOCK_MONOTONIC).
+func monotonic() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+}
+
+/// `value` with `places` decimals (no Foundation in the program).
+func decimal(_ value: Double, _ places: Int) -> String {
+    guard value.isFinite else { return "0" }
+    var scale = 1.0
+    for _ in 0..<places { scale *= 10 }
+    let n = Int64((value * scale).rounded())
+    if places == 0 { return "\(n)" }
+    let whole = n / Int64(scale), frac = abs(n % Int64(scale))
+    var f = "\(frac)"
+    while f.count < places { f = "0" + f }
+    return "\(n < 0 && whole == 0 ? "-" : "")\(whole).\(f)"
+}
+
+func printError(_ message: String) {
+    let text = "owd: \(message)\n"
+    _ = text.withCString { write(2, $0, strlen($0)) }
+}
+
+func openStore(_ path: String) -> Store {
+    do {
+        return try Store(path: path)
+    } catch let e as OwdError {
+        printError("cannot open store \(path): \(e.message)")
+        Glibc.exit(1)
+    } catch {
+        printError("cannot open store \(path): \(error)")
+        Glibc.exit(1)
+    }
+}
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the store as the files `aws opsworks describe-*` prints.",
+        discussion: """
+        Writes DIR/stacks.json ({"Stacks": [...]}), layers.json, apps.json, instances.json, \
+        user-profiles.json, permissions.json, deployments.json and commands.json, every record in \
+        creation order, in AWS's describe shapes (behaviour.md section 16). Secrets are shown as \
+        *****FILTERED***** (section 10) unless --with-secrets; the files are then created readable \
+        by their owner only. DIR is created (mode 0700) when missing. Each file is written to \
+        NAME.tmp and renamed: a failed export leaves no half-written file. Exit status: 0 done, \
+        1 failed (the reason on stderr).
+        """)
+
+    @Option(help: "The store file (SQLite).")
+    var store: String
+
+    @Argument(help: ArgumentHelp("The folder to write the files to.", valueName: "dir"))
+    var dir: String
+
+    @Flag(help: "Write secrets as stored (passwords, keys, secure environment values).")
+    var withSecrets = false
+
+    func run() throws {
+        guard access(store, F_OK) == 0 else {
+            printError("cannot open store \(store): no such file")
+            Glibc.exit(1)
+        }
+        let opened = openStore(store)
+        let started = monotonic()
+        let mask = umask(withSecrets ? 0o077 : 0o022)
+        defer { umask(mask) }
+        do {
+            var total = 0
+            for (path, count) in try opened.export(to: dir, withSecrets: withSecrets) {
+                print("owd: wrote \(path) (\(count) record\(count == 1 ? "" : "s"))")
+                total += count
+            }
+            print("owd: exported \(total) records in \(decimal(monotonic() - started, 1)) s\(withSecrets ? " (with secrets)" : "")")
+        } catch let e as OwdError {
+            printError("export failed: \(e.message)")
+            Glibc.exit(1)
+        }
+    }
+}
+
+struct Import: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Add the records of describe outputs (an export, or output saved from AWS) to the store.",
+        discussion: """
+        Each FILE is what an `aws opsworks describe-*` call printed ({"Stacks": [...]}, \
+        {"Deployments": [...]}, ...) or what `owd export` wrote. Records keep their IDs, \
+        timestamps, statuses and durations as written. A record already in the store and equal \
+        is skipped; one that differs refuses the whole import. A record whose stack (or app, \
+        layer, instance, deployment) is neither in the store nor in the files is refused. The \
+        import is one transaction: all of it or none of it (behaviour.md section 16). Progress \
+        goes to stderr: a bar with the rate and time left on a terminal, a line every few \
+        seconds otherwise. Exit status: 0 done, 1 refused or failed (the reason, naming the \
+        file and the record, on stderr; the store is unchanged).
+        """)
+
+    @Option(help: "The store file (SQLite); created when missing.")
+    var store: String
+
+    @Argument(help: ArgumentHelp("The files to import.", valueName: "file"))
+    var files: [String]
+
+    @Flag(help: "No progress on stderr.")
+    var quiet = false
+
+    func validate() throws {
+        if files.isEmpty { throw ValidationError("name at least one file to import") }
+    }
+
+    func run() throws {
+        let opened = openStore(store)
+        let meter = ProgressMeter(quiet: quiet)
+        let started = monotonic()
+        do {
+            let summary = try opened.importFiles(files) { meter.update($0) }
+            meter.finish()
+            let seconds = monotonic() - started
+            let records = summary.added + summary.skipped
+            print("owd: imported \(summary.added) records (\(summary.skipped) already present and equal, skipped) from \(files.count) file\(files.count == 1 ? "" : "s") in \(decimal(seconds, 1)) s (\(decimal(seconds > 0 ? Double(records) / seconds : 0, 0)) records/s)")
+        } catch let e as OwdError {
+            meter.finish()
+            printError("\(e.message)")
+            printError("nothing was imported: the store is unchanged")
+            Glibc.exit(1)
+        }
+    }
+}
+
+/// Import progress on stderr: on a terminal, a bar redrawn at most 10 times a second; else
+/// a plain line every 5 seconds.
+final class ProgressMeter {
+    let terminal = isatty(2) == 1
+    let quiet: Bool
+    let started = monotonic()
+    var last = 0.0
+    var drawn = false
+
+    init(quiet: Bool) { self.quiet = quiet }
+
+    func update(_ p: TransferProgress) {
+        guard !quiet else { return }
+        let now = monotonic()
+        let every = terminal ? 0.1 : 5.0
+        guard now - last >= every || p.bytesDone == p.bytesTotal else { return }
+        last = now
+        let elapsed = max(now - started, 0.001)
+        let fraction = p.bytesTotal > 0 ? Double(p.bytesDone) / Double(p.bytesTotal) : 1
+        let rate = Double(p.records) / elapsed
+        let left = fraction > 0 ? elapsed * (1 - fraction) / fraction : 0
+        if terminal {
+            let width = 30
+            let filled = min(width, Int(fraction * Double(width)))
+            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+            write("\r[\(bar)] \(decimal(fraction * 100, 0))%  \(p.records) records  \(decimal(rate, 0))/s  \(clock(left)) left ")
+            drawn = true
+        } else {
+            write("owd: import: \(decimal(fraction * 100, 0))% of \(bytes(p.bytesTotal)), \(p.records) records, \(decimal(rate, 0)) records/s, \(clock(left)) left\n")
+        }
+    }
+
+    func finish() {
+        if drawn { write("\n") }
+        drawn = false
+    }
+
+    func clock(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return s >= 3600 ? "\(s / 3600):\(two(s / 60 % 60)):\(two(s % 60))" : "\(s / 60):\(two(s % 60))"
+    }
+
+    func bytes(_ n: Int64) -> String {
+        n >= 1 << 20 ? "\(decimal(Double(n) / 1_048_576, 1)) MB" : "\(n) bytes"
+    }
+
+    func write(_ text: String) { _ = text.withCString { Glibc.write(2, $0, strlen($0)) } }
 }
 
 struct ModelCommand: ParsableCommand {
