@@ -52,6 +52,14 @@ def _answer(owd_client, request, operation_name):
     return AWSResponse(request.url, status, headers, _Body(data))
 
 
+def _operation_name(request, event_name):
+    """The OpsWorks operation of a serialized request: its X-Amz-Target, else the event's last part."""
+    target = request.headers.get("X-Amz-Target", b"")
+    if isinstance(target, bytes):
+        target = target.decode("ascii")
+    return target[len(_TARGET_PREFIX):] if target.startswith(_TARGET_PREFIX) else event_name.rsplit(".", 1)[-1]
+
+
 def boto3_client(client, *, region_name="us-east-1", config=None, session=None):
     """A botocore client for "opsworks" (what boto3.client("opsworks") returns) answered by
     `client`, an opsworks_deployments.Client. No request leaves the process.
@@ -77,12 +85,7 @@ def boto3_client(client, *, region_name="us-east-1", config=None, session=None):
         aws_access_key_id="owd", aws_secret_access_key="owd", aws_session_token=None)
 
     def before_send(request, **kwargs):
-        target = request.headers.get("X-Amz-Target", b"")
-        if isinstance(target, bytes):
-            target = target.decode("ascii")
-        operation_name = target[len(_TARGET_PREFIX):] if target.startswith(_TARGET_PREFIX) \
-            else kwargs["event_name"].rsplit(".", 1)[-1]
-        return _answer(client, request, operation_name)
+        return _answer(client, request, _operation_name(request, kwargs["event_name"]))
 
     bridged.meta.events.register_first("before-send.opsworks", before_send,
                                        unique_id="opsworks_deployments.before_send")
