@@ -17,6 +17,8 @@ from . import exceptions as _exc
 
 DATA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 _TARGET_PREFIX = "OpsWorks_20130218."
+# The host of every boto3_client() endpoint ends so (mock_opsworks leaves their requests to them).
+ENDPOINT_SUFFIX = ".owd.invalid"
 
 
 class _Body:
@@ -81,7 +83,7 @@ def boto3_client(client, *, region_name="us-east-1", config=None, session=None):
         loader.search_paths.insert(0, DATA_PATH)
     bridged = session.create_client(
         "opsworks", region_name=region_name, config=config,
-        endpoint_url="https://opsworks.%s.owd.invalid" % region_name,
+        endpoint_url="https://opsworks.%s%s" % (region_name, ENDPOINT_SUFFIX),
         aws_access_key_id="owd", aws_secret_access_key="owd", aws_session_token=None)
 
     def before_send(request, **kwargs):

@@ -39,6 +39,7 @@ import os
 import sys
 import threading
 import unittest
+from urllib.parse import urlsplit
 
 from . import bridge
 from .client import Client
@@ -57,8 +58,8 @@ def _handler(request, event_name, **_):
     """botocore's before-send for OpsWorks: owd's answer while an activation is open, else
     None (botocore, or another handler such as moto's, goes on)."""
     store = _store
-    if not _nested or store is None:
-        return None
+    if not _nested or store is None or urlsplit(request.url).hostname.endswith(bridge.ENDPOINT_SUFFIX):
+        return None     # inactive, or a boto3_client() of an explicit Client, which answers itself
     return bridge._answer(store, request, bridge._operation_name(request, event_name))
 
 

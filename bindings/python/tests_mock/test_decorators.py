@@ -285,3 +285,26 @@ class TestPytestStyle:
     def test_two(self):
         assert deploys.stack_names() == ["pytest-style"]
         assert [s["StackId"] for s in boto3.client("opsworks").describe_stacks()["Stacks"]] == [self.stack]
+
+
+@mock_opsworks
+def test_boto3_client_of_an_explicit_store_answers_alone():
+    from opsworks_deployments import Client, boto3_client
+    with Client() as explicit:
+        bridged = boto3_client(explicit)
+        new_stack(bridged, name="explicit")
+        assert [s["Name"] for s in explicit.describe_stacks()["Stacks"]] == ["explicit"]
+        assert deploys.stack_names() == []          # the activation's store saw nothing
+
+
+def test_coroutine_function():
+    import asyncio
+
+    @mock_opsworks
+    async def listed():
+        await asyncio.sleep(0)
+        return deploys.stack_names()
+
+    assert asyncio.run(listed()) == []
+    from botocore import handlers
+    assert not [e for e in handlers.BUILTIN_HANDLERS if getattr(e[1], "__module__", "") == "opsworks_deployments.mock"]
