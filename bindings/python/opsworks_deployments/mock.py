@@ -51,14 +51,14 @@ _EVENT = "before-send.opsworks"
 _lock = threading.RLock()
 _nested = 0          # open activations, across every mock_opsworks object (moto's rule)
 _store = None        # the owd Client answering, kept between activations stopped without remove_data
-_saved = None        # what the outermost activation changed: (environment, boto3 session, handler entry)
+_saved = None        # what the outermost activation changed: (environment, boto3, its DEFAULT_SESSION, entry)
 
 
 def _handler(request, event_name, **_):
     """botocore's before-send for OpsWorks: owd's answer while an activation is open, else
     None (botocore, or another handler such as moto's, goes on)."""
     store = _store
-    if not _nested or store is None or urlsplit(request.url).hostname.endswith(bridge.ENDPOINT_SUFFIX):
+    if not _nested or store is None or (urlsplit(request.url).hostname or "").endswith(bridge.ENDPOINT_SUFFIX):
         return None     # inactive, or a boto3_client() of an explicit Client, which answers itself
     return bridge._answer(store, request, bridge._operation_name(request, event_name))
 
@@ -78,9 +78,16 @@ class _Yield:
         return self.handler(*args, **kwargs)
 
 
+def _sees_opsworks(event):
+    """Whether a handler registered for `event` receives OpsWorks's before-send events
+    (before-send, before-send.*, before-send.opsworks, before-send.opsworks.Operation)."""
+    parts = event.split(".")
+    return parts[0] == "before-send" and (len(parts) == 1 or parts[1] in ("opsworks", "*"))
+
+
 def _yielding(entry):
     event, handler = entry[0], entry[1]
-    if handler is _handler or isinstance(handler, _Yield) or not _EVENT.startswith(event):
+    if handler is _handler or isinstance(handler, _Yield) or not _sees_opsworks(event):
         return entry
     return (event, _Yield(handler)) + tuple(entry[2:])
 
