@@ -17,6 +17,8 @@ from . import exceptions as _exc
 
 DATA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 _TARGET_PREFIX = "OpsWorks_20130218."
+# The host of every boto3_client() endpoint ends so (mock_opsworks leaves their requests to them).
+ENDPOINT_SUFFIX = ".owd.invalid"
 
 
 class _Body:
@@ -52,6 +54,14 @@ def _answer(owd_client, request, operation_name):
     return AWSResponse(request.url, status, headers, _Body(data))
 
 
+def _operation_name(request, event_name):
+    """The OpsWorks operation of a serialized request: its X-Amz-Target, else the event's last part."""
+    target = request.headers.get("X-Amz-Target", b"")
+    if isinstance(target, bytes):
+        target = target.decode("ascii")
+    return target[len(_TARGET_PREFIX):] if target.startswith(_TARGET_PREFIX) else event_name.rsplit(".", 1)[-1]
+
+
 def boto3_client(client, *, region_name="us-east-1", config=None, session=None):
     """A botocore client for "opsworks" (what boto3.client("opsworks") returns) answered by
     `client`, an opsworks_deployments.Client. No request leaves the process.
@@ -73,16 +83,11 @@ def boto3_client(client, *, region_name="us-east-1", config=None, session=None):
         loader.search_paths.insert(0, DATA_PATH)
     bridged = session.create_client(
         "opsworks", region_name=region_name, config=config,
-        endpoint_url="https://opsworks.%s.owd.invalid" % region_name,
+        endpoint_url="https://opsworks.%s%s" % (region_name, ENDPOINT_SUFFIX),
         aws_access_key_id="owd", aws_secret_access_key="owd", aws_session_token=None)
 
     def before_send(request, **kwargs):
-        target = request.headers.get("X-Amz-Target", b"")
-        if isinstance(target, bytes):
-            target = target.decode("ascii")
-        operation_name = target[len(_TARGET_PREFIX):] if target.startswith(_TARGET_PREFIX) \
-            else kwargs["event_name"].rsplit(".", 1)[-1]
-        return _answer(client, request, operation_name)
+        return _answer(client, request, _operation_name(request, kwargs["event_name"]))
 
     bridged.meta.events.register_first("before-send.opsworks", before_send,
                                        unique_id="opsworks_deployments.before_send")
