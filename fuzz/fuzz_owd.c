@@ -439,7 +439,9 @@ static json_t *mutate(json_t *root, const json_t *shape, const char **op) {
             size_t el = et ? strlen(et) + 1 : 150000;
             free(et);
             if (el * n > 150000) n = 150000 / el;
-            while (json_array_size(s->node) < n) json_array_append(s->node, e);
+            /* Copies, not references: a later mutation inside one shared entry would grow
+             * every one of them at once (a 4 GB dump was seen). */
+            while (json_array_size(s->node) < n) json_array_append_new(s->node, json_deep_copy(e));
         }
         return root;
     case 9: /* deeper nesting */
