@@ -155,30 +155,11 @@ extension Engine {
         let current = try c.scalar("SELECT value FROM meta WHERE key='change_seq'")
         if current <= since { return }
         var records: [DeploymentRecord] = []
-        let s = try c.prepare("""
-            SELECT seq, change_seq, created_at, completed_at, status, command, id, stack_id, app_id,
-                   iam_user_arn, comment, custom_json, args, instance_ids
-            FROM deployments WHERE change_seq > ? ORDER BY change_seq
-            """)
+        let s = try c.prepare(Engine.deploymentColumns + " WHERE change_seq > ? ORDER BY change_seq")
         s.bind(1, since)
         defer { s.reset() }
         while try s.step() {
-            var row = DeploymentRow()
-            row.seq = s.int(0)
-            row.changeSeq = s.int(1)
-            row.createdAt = s.int(2)
-            row.completedAt = s.optionalInt(3)
-            row.status = DeploymentStatus(rawValue: UInt8(truncatingIfNeeded: s.int(4))) ?? .running
-            row.command = CommandName(rawValue: UInt8(truncatingIfNeeded: s.int(5))) ?? .deploy
-            row.id = s.text(6)
-            row.stackId = s.text(7)
-            row.appId = s.text(8)
-            row.iamUserArn = s.text(9)
-            row.comment = s.text(10)
-            row.customJson = s.text(11)
-            row.args = blob(s, 12)
-            row.instanceIds = s.text(13)
-            guard let r = DeploymentRecord.make(row) else { throw OwdError.outOfMemory }
+            let r = try Engine.deploymentRecord(s)
             records.append(r)
         }
         var stacks: [(UUIDKey, StackRow)] = []
@@ -227,10 +208,38 @@ extension Engine {
         }
     }
 
-    private func blob(_ s: Statement, _ column: Int32) -> UnsafeBufferPointer<UInt8>? {
+    private static func blob(_ s: Statement, _ column: Int32) -> UnsafeBufferPointer<UInt8>? {
         guard let p = sqlite3_column_blob(s.stmt, column) else { return nil }
         let n = Int(sqlite3_column_bytes(s.stmt, column))
         return UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: n)
+    }
+
+    /// The columns a deployment record is made from, in `deploymentRecord`'s order (the
+    /// cache's load, export and import's comparison read deployments through these two).
+    static let deploymentColumns = """
+        SELECT seq, change_seq, created_at, completed_at, status, command, id, stack_id, app_id,
+               iam_user_arn, comment, custom_json, args, instance_ids FROM deployments
+        """
+
+    /// The record of the row `s` (selected with `deploymentColumns`) stands on.
+    static func deploymentRecord(_ s: Statement) throws -> DeploymentRecord {
+        var row = DeploymentRow()
+        row.seq = s.int(0)
+        row.changeSeq = s.int(1)
+        row.createdAt = s.int(2)
+        row.completedAt = s.optionalInt(3)
+        row.status = DeploymentStatus(rawValue: UInt8(truncatingIfNeeded: s.int(4))) ?? .running
+        row.command = CommandName(rawValue: UInt8(truncatingIfNeeded: s.int(5))) ?? .deploy
+        row.id = s.text(6)
+        row.stackId = s.text(7)
+        row.appId = s.text(8)
+        row.iamUserArn = s.text(9)
+        row.comment = s.text(10)
+        row.customJson = s.text(11)
+        row.args = blob(s, 12)
+        row.instanceIds = s.text(13)
+        guard let r = DeploymentRecord.make(row) else { throw OwdError.outOfMemory }
+        return r
     }
 
     /// Loads the cache fully (on open).

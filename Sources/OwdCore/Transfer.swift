@@ -712,25 +712,11 @@ extension Store {
     private func storedAnswer(_ c: Connection, _ kind: Resource, _ id: String, _ r: ImportRecord) throws -> UnsafeMutablePointer<json_t> {
         switch kind {
         case .deployment:
-            let s = try c.prepare("""
-                SELECT seq, change_seq, created_at, completed_at, status, command, id, stack_id, app_id,
-                       iam_user_arn, comment, custom_json, args, instance_ids FROM deployments WHERE id=?
-                """)
+            let s = try c.prepare(Engine.deploymentColumns + " WHERE id=?")
             s.bind(1, id)
             defer { s.reset() }
             guard try s.step() else { throw r.fail("ID taken in another table") }
-            var row = DeploymentRow()
-            row.createdAt = s.int(2)
-            row.completedAt = s.optionalInt(3)
-            row.status = DeploymentStatus(rawValue: UInt8(truncatingIfNeeded: s.int(4))) ?? .running
-            row.command = CommandName(rawValue: UInt8(truncatingIfNeeded: s.int(5))) ?? .deploy
-            row.id = s.text(6); row.stackId = s.text(7); row.appId = s.text(8)
-            row.iamUserArn = s.text(9); row.comment = s.text(10); row.customJson = s.text(11)
-            if let p = sqlite3_column_blob(s.stmt, 12) {
-                row.args = UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: Int(sqlite3_column_bytes(s.stmt, 12)))
-            }
-            row.instanceIds = s.text(13)
-            guard let record = DeploymentRecord.make(row), let j = record.json() else { throw OwdError.outOfMemory }
+            guard let j = try Engine.deploymentRecord(s).json() else { throw OwdError.outOfMemory }
             return j
         case .command:
             let s = try c.prepare(Store.commandColumns + " WHERE id=?")
@@ -836,22 +822,8 @@ extension Store {
                 ]))
             }
         case .deployments:
-            try each("""
-                SELECT seq, change_seq, created_at, completed_at, status, command, id, stack_id, app_id,
-                       iam_user_arn, comment, custom_json, args, instance_ids FROM deployments ORDER BY seq
-                """) { s in
-                var row = DeploymentRow()
-                row.createdAt = s.int(2)
-                row.completedAt = s.optionalInt(3)
-                row.status = DeploymentStatus(rawValue: UInt8(truncatingIfNeeded: s.int(4))) ?? .running
-                row.command = CommandName(rawValue: UInt8(truncatingIfNeeded: s.int(5))) ?? .deploy
-                row.id = s.text(6); row.stackId = s.text(7); row.appId = s.text(8)
-                row.iamUserArn = s.text(9); row.comment = s.text(10); row.customJson = s.text(11)
-                if let p = sqlite3_column_blob(s.stmt, 12) {
-                    row.args = UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: Int(sqlite3_column_bytes(s.stmt, 12)))
-                }
-                row.instanceIds = s.text(13)
-                guard let record = DeploymentRecord.make(row), let j = record.json() else { throw OwdError.outOfMemory }
+            try each(Engine.deploymentColumns + " ORDER BY seq") { s in
+                guard let j = try Engine.deploymentRecord(s).json() else { throw OwdError.outOfMemory }
                 return j
             }
         case .commands:
