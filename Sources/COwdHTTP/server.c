@@ -2,7 +2,9 @@
 #include "owd_http.h"
 
 #include <microhttpd.h>
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 struct owdh_server {
     struct MHD_Daemon *daemon;
     owdh_options options;
+    char *tls_cert, *tls_key;       /* copies, kept for the daemon's life */
     unsigned short port;
     _Atomic unsigned int in_flight;
 };
@@ -69,7 +72,17 @@ static enum MHD_Result answer(owdh_server *s, struct MHD_Connection *c, const ch
         .query = q.items, .query_count = q.count,
         .body = st->body ? st->body : empty, .body_len = st->body ? st->len : 0,
         .refused = st->refused,
+        .tls = s->tls_cert != NULL,
     };
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        r.peer_loopback = owdh_is_loopback(sa);
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r.peer, sizeof r.peer);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r.peer, sizeof r.peer);
+    }
     owdh_response out;
     memset(&out, 0, sizeof out);
     out.status = 500;
@@ -86,7 +99,9 @@ static enum MHD_Result answer(owdh_server *s, struct MHD_Connection *c, const ch
         : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (!resp) { free(out.body); return MHD_NO; }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            out.content == OWDH_TEXT ? "text/plain; charset=utf-8" : "application/x-amz-json-1.1");
+                            out.content == OWDH_TEXT ? "text/plain; charset=utf-8"
+                            : out.content == OWDH_METRICS ? "text/plain; version=0.0.4; charset=utf-8"
+                            : "application/x-amz-json-1.1");
     if (out.request_id[0]) MHD_add_response_header(resp, "x-amzn-RequestId", out.request_id);
     if (out.error_type[0]) MHD_add_response_header(resp, "X-Amzn-ErrorType", out.error_type);
     enum MHD_Result ok = MHD_queue_response(c, out.status, resp);
@@ -156,6 +171,20 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
     atomic_fetch_sub(&s->in_flight, 1);
 }
 
+int owdh_is_loopback(const struct sockaddr *sa) {
+    if (!sa) return 0;
+    if (sa->sa_family == AF_INET) {
+        const unsigned char *a = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
+        return a[0] == 127;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_LOOPBACK(a)) return 1;
+        return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
+    }
+    return 0;
+}
+
 owdh_server *owdh_start(const owdh_options *o, char *err, size_t err_len) {
     if (err_len) err[0] = 0;
     struct addrinfo hints, *ai = NULL;
@@ -172,7 +201,25 @@ owdh_server *owdh_start(const owdh_options *o, char *err, size_t err_len) {
     owdh_server *s = calloc(1, sizeof *s);
     if (!s) { freeaddrinfo(ai); snprintf(err, err_len, "out of memory"); return NULL; }
     s->options = *o;
+    s->options.tls_cert = s->options.tls_key = NULL;
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+    if (o->tls_cert && o->tls_key) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            freeaddrinfo(ai);
+            free(s);
+            snprintf(err, err_len, "this libmicrohttpd was built without TLS support");
+            return NULL;
+        }
+        s->tls_cert = strdup(o->tls_cert);
+        s->tls_key = strdup(o->tls_key);
+        if (!s->tls_cert || !s->tls_key) {
+            freeaddrinfo(ai);
+            free(s->tls_cert); free(s->tls_key); free(s);
+            snprintf(err, err_len, "out of memory");
+            return NULL;
+        }
+        flags |= MHD_USE_TLS;
+    }
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     /* The connection's memory pool holds its header lines and read buffer: the header
      * bound is checked exactly by the handler, this only caps what a client can make MHD hold. */
@@ -185,11 +232,19 @@ owdh_server *owdh_start(const owdh_options *o, char *err, size_t err_len) {
                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)o->max_connections,
                                  MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+                                 /* Plain HTTP: the options stop here (MHD_OPTION_END). */
+                                 s->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->tls_cert,
+                                 MHD_OPTION_HTTPS_MEM_KEY, s->tls_key,
                                  MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->daemon) {
-        snprintf(err, err_len, "cannot listen on %s port %u (in use, or not an address of this machine)",
-                 o->host, (unsigned)o->port);
+        if (s->tls_cert)
+            snprintf(err, err_len, "cannot listen on %s port %u with TLS (the port in use, not an address of this machine, "
+                     "or a certificate or key GnuTLS refuses)", o->host, (unsigned)o->port);
+        else
+            snprintf(err, err_len, "cannot listen on %s port %u (in use, or not an address of this machine)",
+                     o->host, (unsigned)o->port);
+        free(s->tls_cert); free(s->tls_key);
         free(s);
         return NULL;
     }
@@ -211,5 +266,7 @@ unsigned int owdh_in_flight(const owdh_server *s) { return s ? atomic_load(&((ow
 void owdh_stop(owdh_server *s) {
     if (!s) return;
     if (s->daemon) MHD_stop_daemon(s->daemon);
+    free(s->tls_cert);
+    free(s->tls_key);
     free(s);
 }

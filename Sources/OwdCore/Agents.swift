@@ -37,13 +37,30 @@ extension Store {
                 version = seen
                 let commands = try engine.read { c in try pendingCommands(c, instanceID) }
                 if !commands.isEmpty || monotonicNanoseconds() >= deadline {
-                    return try Store.json(.object([("Commands", .list(commands))]))
+                    return try pollAnswer(commands)
                 }
             }
             let left = deadline - monotonicNanoseconds()
-            if left <= 0 { return try Store.json(.object([("Commands", .list([]))])) }
+            if left <= 0 { return try pollAnswer([]) }
             engine.commits.wait(after: generation, nanoseconds: min(left, Store.pollCheckNanoseconds))
         }
+    }
+
+    /// `{"Commands": [...]}`; from a handle that withholds secrets, each command's `App`
+    /// filtered as section 10 filters answers, and `SecretsWithheld` saying why.
+    func pollAnswer(_ commands: [Value]) throws -> UnsafeMutablePointer<json_t> {
+        guard let reason = secretsWithheld else { return try Store.json(.object([("Commands", .list(commands))])) }
+        let answer = try Store.json(.object([("Commands", .list(commands)), ("SecretsWithheld", .string(reason))]))
+        if let list = json_object_get(answer, "Commands") {
+            for i in 0..<json_array_size(list) {
+                guard let app = json_object_get(json_array_get(list, i), "App") else { continue }
+                guard Secrets.filter(app, .app) else {
+                    cjansson_decref(answer)
+                    throw OwdError.outOfMemory
+                }
+            }
+        }
+        return answer
     }
 
     /// The instance's pending, not yet acknowledged commands, oldest first, with what

@@ -75,6 +75,16 @@ final class Cache {
     /// caller ARN -> stack -> level
     var permissions: [String: [UUIDKey: Level]] = [:]
     var bytes = 0
+    /// Deployments by `DeploymentStatus` raw value, and the running ones (for metrics).
+    var statusCounts = [Int](repeating: 0, count: 3)
+    var running: Set<Int64> = []
+
+    private func count(_ r: DeploymentRecord, _ delta: Int) {
+        statusCounts[Int(r.status.rawValue)] += delta
+        if r.status == .running {
+            if delta > 0 { running.insert(r.seq) } else { running.remove(r.seq) }
+        }
+    }
 
     func apply(_ r: DeploymentRecord) {
         if let old = byID[r.key] {
@@ -83,12 +93,14 @@ final class Cache {
             byStack[r.stackKey]?.replace(old, with: r)
             if let a = r.appKey { byApp[a]?.replace(old, with: r) }
             bytes += r.size - old.size
+            count(old, -1)
         } else {
             all.insert(r)
             index(&byStack, r.stackKey).insert(r)
             if let a = r.appKey { index(&byApp, a).insert(r) }
             bytes += r.size
         }
+        count(r, 1)
         byID[r.key] = r
     }
 
@@ -101,6 +113,7 @@ final class Cache {
             byStack[r.stackKey]?.remove(r)
             if let a = r.appKey { byApp[a]?.remove(r) }
             bytes -= r.size
+            count(r, -1)
         case .stack:
             guard let k = UUIDKey(t.id) else { return }
             stacks[k] = nil

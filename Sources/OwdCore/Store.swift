@@ -7,21 +7,34 @@ public final class Store {
     let engine: Engine
     /// The IAM user ARN of the caller; nil is the embedding program, which may do everything.
     public let caller: String?
+    /// Non-nil: this handle's PollCommands answers leave secrets out (`*****FILTERED*****`)
+    /// and say why in `SecretsWithheld` (this text). `owd serve` answers through such a
+    /// handle a poll that came over plain HTTP from a peer that is not this machine
+    /// (section 14); everything else is as on any handle.
+    public let secretsWithheld: String?
 
     /// Opens the store at `path` (nil or ":memory:": a private in-memory store).
     public init(path: String?, options: StoreOptions = StoreOptions(), caller: String? = nil) throws {
         engine = try Engine(path: path, options: options)
         self.caller = caller
+        secretsWithheld = nil
     }
 
-    init(engine: Engine, caller: String?) {
+    init(engine: Engine, caller: String?, secretsWithheld: String? = nil) {
         self.engine = engine
         self.caller = caller
+        self.secretsWithheld = secretsWithheld
     }
 
     /// A second handle on the same data acting as `caller`.
     public func acting(as caller: String?) -> Store {
         Store(engine: engine, caller: caller)
+    }
+
+    /// A handle acting as this one's caller whose PollCommands answers withhold secrets,
+    /// giving `reason` as the answer's `SecretsWithheld`.
+    public func withholdingSecrets(_ reason: String) -> Store {
+        Store(engine: engine, caller: caller, secretsWithheld: reason)
     }
 
     public var path: String? { engine.path }

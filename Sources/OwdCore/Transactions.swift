@@ -50,8 +50,11 @@ extension Engine {
             g.mutex.unlock()
             // Readers never take writeLock (file stores read through their own
             // connection), so no reader waits on this group's sync.
+            let started = monotonicNanoseconds()
             let committed = writeLock.locked { run(batch, beforeCommit: hook) }
+            let took = monotonicNanoseconds() - started
             g.mutex.lock()
+            if committed { g.lastCommitNanoseconds = took }
             g.groups += 1
             g.calls += batch.count
             g.largest = max(g.largest, batch.count)
@@ -271,6 +274,8 @@ final class GroupCommit {
     var groups = 0
     var calls = 0
     var largest = 0
+    /// How long the last group that committed took, BEGIN to COMMIT and its sync (-1: none yet).
+    var lastCommitNanoseconds: Int64 = -1
 }
 
 extension Engine {

@@ -17,9 +17,13 @@ struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Answer the AWS JSON 1.1 OpsWorks endpoint (SigV4), so the aws CLI and every SDK use the store.",
         discussion: """
-        Once it accepts connections, the first line on stdout is `owd: listening on http://HOST:PORT`. \
-        Clients reach it with the model installed (`owd model install`) and \
-        AWS_ENDPOINT_URL_OPSWORKS=http://HOST:PORT. SIGINT or SIGTERM: stop accepting, finish the \
+        Once it accepts connections, the first line on stdout is `owd: listening on http://HOST:PORT` \
+        (https:// with --tls-cert and --tls-key: then HTTPS only). Clients reach it with the model \
+        installed (`owd model install`) and AWS_ENDPOINT_URL_OPSWORKS=http://HOST:PORT (with TLS, \
+        AWS_CA_BUNDLE=CA-FILE when the certificate is not from the system's trust store). Over plain \
+        HTTP, a PollCommands call from a peer that is not this machine gets no secret: its answer \
+        says why in SecretsWithheld. GET /health and GET /metrics (Prometheus' text format; off \
+        with --no-metrics) need no signature. SIGINT or SIGTERM: stop accepting, finish the \
         requests in flight (at most 10 s), close the store, exit 0. One line per request on stderr \
         (time, operation, status, duration, request id, caller; never a secret, signature or body).
         """)
@@ -38,6 +42,15 @@ struct Serve: ParsableCommand {
 
     @Option(help: ArgumentHelp("The credentials file: {\"Credentials\": [{\"AccessKeyId\", \"SecretAccessKey\", \"IamUserArn\"}]} (IamUserArn absent: the store's owner). Refused when group or others can read it.", valueName: "file"))
     var credentials: String?
+
+    @Option(help: ArgumentHelp("Serve HTTPS only, with this PEM certificate (chain: the server's first). Needs --tls-key.", valueName: "file"))
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp("The PEM private key of --tls-cert (unencrypted). Refused when group or others can read it.", valueName: "file"))
+    var tlsKey: String?
+
+    @Flag(help: "Serve no GET /metrics (Prometheus' text format, without authentication, like /health).")
+    var noMetrics = false
 
     @Flag(help: "Check no signature: every request acts as the store's owner (tests only).")
     var noAuth = false
@@ -74,6 +87,12 @@ struct Serve: ParsableCommand {
         if let publicUrl, !(publicUrl.hasPrefix("http://") || publicUrl.hasPrefix("https://")) {
             throw ValidationError("--public-url must start with http:// or https://")
         }
+        if (tlsCert == nil) != (tlsKey == nil) {
+            throw ValidationError("give both --tls-cert FILE and --tls-key FILE (HTTPS), or neither (plain HTTP)")
+        }
+        if tlsCert != nil, let publicUrl, publicUrl.hasPrefix("http://") {
+            throw ValidationError("--public-url must be https:// when the server serves TLS")
+        }
     }
 
     func run() throws {
@@ -95,6 +114,14 @@ struct Serve: ParsableCommand {
                 fail(e.description)
             }
         }
+        var tls: TLSIdentity?
+        if let tlsCert, let tlsKey {
+            do {
+                tls = try TLSIdentity.load(certificate: tlsCert, key: tlsKey)
+            } catch let e as CredentialsFile.Failure {
+                fail(e.description)
+            }
+        }
         var opened: Store?
         do {
             opened = try Store(path: store, options: StoreOptions(connectionLostAfter: Int64(connectionLostAfter)))
@@ -107,7 +134,9 @@ struct Serve: ParsableCommand {
         options.port = UInt16(port)
         options.idleTimeout = UInt32(idleTimeout)
         options.threads = UInt32(threads + pollThreads)
+        options.tls = tls
         let endpoint = Endpoint(store: opened!, verifier: verifier)
+        if !noMetrics { endpoint.metrics = ServerMetrics() }
         endpoint.waitingPollLimit = pollThreads
         let signer = LogURLSigner()
         endpoint.serveLogs(signer)
@@ -121,11 +150,20 @@ struct Serve: ParsableCommand {
         if noAuth {
             log.write("owd: --no-auth: no signature is checked, every request acts as the store's owner (for tests only)\n")
         }
+        if let tls {
+            let until = Time.line(tls.notAfter)
+            log.write(tls.expired
+                ? "owd: warning: the TLS certificate \(tlsCert!) expired at \(until): clients will refuse it\n"
+                : "owd: TLS: HTTPS only, certificate \(tlsCert!) valid until \(until)\n")
+        } else if !["127.0.0.1", "::1", "localhost"].contains(host) && !host.hasPrefix("127.") {
+            log.write("owd: plain HTTP on \(host): PollCommands from other machines gets no secret (serve with --tls-cert and --tls-key)\n")
+        }
         let shown = host.contains(":") ? "[\(host)]" : host
-        var base = publicUrl ?? "http://\(shown):\(server!.port)"
+        let scheme = tls == nil ? "http" : "https"
+        var base = publicUrl ?? "\(scheme)://\(shown):\(server!.port)"
         while base.hasSuffix("/") { base.removeLast() }
         signer.baseURL = base
-        print("owd: listening on http://\(shown):\(server!.port)")
+        print("owd: listening on \(scheme)://\(shown):\(server!.port)")
         fflush(stdout)
 
         var received: Int32 = 0

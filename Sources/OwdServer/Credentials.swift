@@ -13,26 +13,7 @@ public enum CredentialsFile {
     /// Reads and checks the file. Like ssh with a key file, a file that its group or others
     /// may read (or write) is refused before its contents are looked at.
     public static func load(path: String) throws -> [Credential] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw Failure(description: "cannot open credentials file \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw Failure(description: "cannot stat credentials file \(path): \(String(cString: strerror(errno)))") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw Failure(description: "credentials file \(path) is not a regular file") }
-        if st.st_mode & 0o077 != 0 {
-            let mode = String(st.st_mode & 0o777, radix: 8)
-            throw Failure(description: "permissions 0\(mode) for credentials file '\(path)' are too open: it holds secret keys and must not be accessible by others (chmod 600 \(path)); refused")
-        }
-        guard st.st_size <= 16 * 1024 * 1024 else { throw Failure(description: "credentials file \(path) is larger than 16 MiB") }
-        var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw Failure(description: "cannot read credentials file \(path)") }
-            done += n
-        }
-        return try parse(bytes, source: path)
+        try parse(try SecretFile.read(path: path, kind: "credentials file", holds: "secret keys"), source: path)
     }
 
     /// The identities in the file's text. Every error names what is wrong and never quotes a secret.
@@ -86,5 +67,52 @@ public enum CredentialsFile {
         }
         guard !out.isEmpty else { throw Failure(description: "credentials file \(source) holds no credentials") }
         return out
+    }
+}
+
+/// A file that holds secrets (the credentials file, the TLS private key), read the way
+/// ssh reads a key file: refused, before its contents are looked at, when its group or
+/// others may read or write it, and when it is not a regular file.
+public enum SecretFile {
+    /// The file's bytes (at most 16 MiB). `kind` names the file in errors ("credentials
+    /// file"), `holds` what it holds ("secret keys").
+    public static func read(path: String, kind: String, holds: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw CredentialsFile.Failure(description: "cannot open \(kind) \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw CredentialsFile.Failure(description: "cannot stat \(kind) \(path): \(String(cString: strerror(errno)))") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw CredentialsFile.Failure(description: "\(kind) \(path) is not a regular file") }
+        if st.st_mode & 0o077 != 0 {
+            let mode = String(st.st_mode & 0o777, radix: 8)
+            throw CredentialsFile.Failure(description: "permissions 0\(mode) for \(kind) '\(path)' are too open: it holds \(holds) and must not be accessible by others (chmod 600 \(path)); refused")
+        }
+        return try PublicFile.bytes(fd, path: path, kind: kind, size: Int64(st.st_size))
+    }
+}
+
+/// A file anyone may read (the TLS certificate).
+public enum PublicFile {
+    public static func read(path: String, kind: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw CredentialsFile.Failure(description: "cannot open \(kind) \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw CredentialsFile.Failure(description: "cannot stat \(kind) \(path): \(String(cString: strerror(errno)))") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw CredentialsFile.Failure(description: "\(kind) \(path) is not a regular file") }
+        return try bytes(fd, path: path, kind: kind, size: Int64(st.st_size))
+    }
+
+    static func bytes(_ fd: Int32, path: String, kind: String, size: Int64) throws -> [UInt8] {
+        guard size <= 16 * 1024 * 1024 else { throw CredentialsFile.Failure(description: "\(kind) \(path) is larger than 16 MiB") }
+        var bytes = [UInt8](repeating: 0, count: Int(size))
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw CredentialsFile.Failure(description: "cannot read \(kind) \(path)") }
+            done += n
+        }
+        return bytes
     }
 }

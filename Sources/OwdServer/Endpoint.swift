@@ -14,15 +14,24 @@ public struct HTTPRequest {
     public var body: UnsafeRawBufferPointer
     /// 0, or the status of a bound the HTTP layer already found broken (413, 431).
     public var refused: UInt32
+    /// The transport, as the HTTP layer saw it: TLS or not, the peer's address and whether
+    /// it is a loopback one (section 14: secrets only over TLS or loopback).
+    public var tls: Bool
+    public var peerLoopback: Bool
+    public var peer: String
 
     public init(method: String, path: String, query: [(String, String)] = [], headers: [(String, String)],
-                body: UnsafeRawBufferPointer, refused: UInt32 = 0) {
+                body: UnsafeRawBufferPointer, refused: UInt32 = 0,
+                tls: Bool = false, peerLoopback: Bool = true, peer: String = "127.0.0.1") {
         self.method = method
         self.path = path
         self.query = query
         self.headers = headers
         self.body = body
         self.refused = refused
+        self.tls = tls
+        self.peerLoopback = peerLoopback
+        self.peer = peer
     }
 }
 
@@ -31,6 +40,8 @@ public struct HTTPRequest {
 public struct HTTPResponse {
     public var status: UInt32
     public var json = true
+    /// A text answer in Prometheus' format (its own Content-Type).
+    public var prometheus = false
     public var body: UnsafeMutablePointer<CChar>?
     public var count = 0
     public var requestID: String
@@ -40,6 +51,8 @@ public struct HTTPResponse {
     public var caller: String?
     /// For the log only: why a 5xx happened (the store's own message).
     public var detail: String?
+    /// For the log only: what else the operator should know of this answer.
+    public var note: String?
 
     public var text: String {
         guard let body else { return "" }
@@ -71,6 +84,8 @@ public final class Endpoint: @unchecked Sendable {
     let waitingLock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     /// One store handle per identity, made once.
     let handles: [String: Store]
+    /// `GET /metrics` (nil: --no-metrics, 404); set before the server starts.
+    public var metrics: ServerMetrics?
     /// `verifier` nil: --no-auth, every request is the store's owner.
     public init(store: Store, verifier: SigV4Verifier?) {
         owner = store
@@ -127,8 +142,10 @@ public final class Endpoint: @unchecked Sendable {
             out.body = strdup("ok\n")
             out.count = 3
             return out
+        case "/metrics" where metrics != nil:
+            return metricsPage(r, id: id)
         default:
-            return Endpoint.error(404, "NotFound", "No such resource: \(Endpoint.printable(r.path)) (the endpoint is POST /, and GET /health)", id: id, operation: "-")
+            return Endpoint.error(404, "NotFound", "No such resource: \(Endpoint.printable(r.path)) (the endpoint is POST /, GET /health\(metrics != nil ? " and GET /metrics" : ""))", id: id, operation: "-")
         }
 
         // Who is asking: SigV4, or the owner with --no-auth.
@@ -190,11 +207,18 @@ public final class Endpoint: @unchecked Sendable {
             if !slot { json_integer_set(wait, 0) }
         }
         defer { if slot { releasePollSlot() } }
+        var note: String?
+        if operation == "PollCommands", let reason = Endpoint.secretsWithheld(tls: r.tls, peerLoopback: r.peerLoopback, peer: r.peer) {
+            store = store.withholdingSecrets(reason)
+            note = "secrets withheld: plain HTTP from \(Endpoint.printable(r.peer))"
+        }
         do {
             let text = try store.callText(operation, request.map { UnsafePointer($0) })
             var out = HTTPResponse(status: 200, requestID: id, operation: operation, caller: caller)
             out.body = text
             out.count = strlen(text)
+            out.note = note
+            if note != nil { metrics?.recordWithheld() }
             return out
         } catch let e as OwdError {
             let (status, type, message) = Endpoint.wire(e)
@@ -202,6 +226,36 @@ public final class Endpoint: @unchecked Sendable {
         } catch {
             return Endpoint.error(500, "InternalFailure", "The server failed to answer the request", id: id, operation: operation, caller: caller)
         }
+    }
+
+    /// Section 14: secrets cross the network only encrypted. nil when a PollCommands answer
+    /// may hold them (TLS, or a loopback peer: the bytes never leave this machine); else
+    /// the reason the answer gives, as `SecretsWithheld`, in their place.
+    public static func secretsWithheld(tls: Bool, peerLoopback: Bool, peer: String) -> String? {
+        if tls || peerLoopback { return nil }
+        return "secrets withheld (*****FILTERED*****): this poll came over plain HTTP from \(printable(peer.isEmpty ? "an unknown address" : peer)), which is not this machine; serve with --tls-cert and --tls-key (https://) for agents on other machines"
+    }
+
+    func metricsPage(_ r: HTTPRequest, id: String) -> HTTPResponse {
+        guard r.method == "GET" || r.method == "HEAD" else {
+            return Endpoint.error(405, "MethodNotAllowed", "\(Endpoint.printable(r.method)) is not allowed on /metrics: use GET", id: id, operation: "/metrics")
+        }
+        var out = HTTPResponse(status: 200, json: false, requestID: id, operation: "/metrics")
+        var text: String
+        do {
+            text = metrics!.text(store: try owner.metrics())
+        } catch let e as OwdError {
+            out.status = 500
+            out.detail = e.message
+            text = "# the store failed to answer: see the server's log\n"
+        } catch {
+            out.status = 500
+            text = "# the store failed to answer\n"
+        }
+        out.prometheus = true
+        out.body = strdup(text)
+        out.count = out.body.map { strlen($0) } ?? 0
+        return out
     }
 
     /// An `OwdError` on the wire: status, `__type`, message (section 2 and 13). 5xx only for

@@ -29,6 +29,7 @@ public final class RequestLog: @unchecked Sendable {
         s += " "
         s += r.caller ?? "owner"
         if let detail = r.detail { s += " ("; s += Endpoint.printable(detail); s += ")" }
+        if let note = r.note { s += " ("; s += note; s += ")" }
         s += "\n"
         return s
     }
@@ -46,17 +47,14 @@ public final class RequestLog: @unchecked Sendable {
         }
     }
 
-    func record(_ r: HTTPResponse, started: timespec) {
+    func record(_ r: HTTPResponse, nanoseconds: UInt64) {
         if quiet { return }
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        let elapsed = Double(now.tv_sec - started.tv_sec) + Double(now.tv_nsec - started.tv_nsec) / 1e9
-        write(RequestLog.line(time: Int64(Glibc.time(nil)), micros: 0, r, elapsed: elapsed))
+        write(RequestLog.line(time: Int64(Glibc.time(nil)), micros: 0, r, elapsed: Double(nanoseconds) / 1e9))
     }
 }
 
-enum Time {
-    static func line(_ t: Int64) -> String {
+public enum Time {
+    public static func line(_ t: Int64) -> String {
         let d = SigV4Verifier.amzDate(t)
         let b = Array(d.utf8)
         func p(_ r: Range<Int>) -> String { String(decoding: b[r], as: UTF8.self) }
@@ -78,6 +76,8 @@ public final class Server {
         public var threads: UInt32 = 4
         public var idleTimeout: UInt32 = 30
         public var maxConnections: UInt32 = 1024
+        /// HTTPS only with this certificate and key; nil: plain HTTP.
+        public var tls: TLSIdentity?
         public init() {}
     }
 
@@ -101,8 +101,13 @@ public final class Server {
     public init(endpoint: Endpoint, log: RequestLog, options: Options) throws {
         context = Unmanaged.passRetained(Context(endpoint: endpoint, log: log))
         var err = [CChar](repeating: 0, count: 256)
+        let cert = options.tls?.certificate, key = options.tls?.key
         let started: OpaquePointer? = options.host.withCString { host in
+          optionalCString(cert) { cert in
+          optionalCString(key) { key in
             var o = owdh_options()
+            o.tls_cert = cert
+            o.tls_key = key
             o.host = host
             o.port = options.port
             o.threads = options.threads
@@ -113,6 +118,8 @@ public final class Server {
             o.handler = serveOne
             o.context = UnsafeMutableRawPointer(context.toOpaque())
             return owdh_start(&o, &err, err.count)
+          }
+          }
         }
         guard let started else {
             context.release()
@@ -165,15 +172,26 @@ private func serveOne(_ context: UnsafeMutableRawPointer?, _ request: UnsafePoin
                            query: fields(r.query, r.query_count),
                            headers: fields(r.headers, r.header_count),
                            body: UnsafeRawBufferPointer(start: r.body, count: r.body_len),
-                           refused: r.refused)
+                           refused: r.refused,
+                           tls: r.tls != 0, peerLoopback: r.peer_loopback != 0,
+                           peer: withUnsafeBytes(of: r.peer) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) })
     let out = c.endpoint.handle(http)
+    var done = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &done)
+    let ns = UInt64(max(0, Int64(done.tv_sec - started.tv_sec) * 1_000_000_000 + Int64(done.tv_nsec - started.tv_nsec)))
+    c.endpoint.metrics?.record(operation: out.operation, status: out.status, nanoseconds: ns)
     response.pointee.status = out.status
-    response.pointee.content = out.json ? Int32(OWDH_JSON) : Int32(OWDH_TEXT)
+    response.pointee.content = out.prometheus ? Int32(OWDH_METRICS) : out.json ? Int32(OWDH_JSON) : Int32(OWDH_TEXT)
     response.pointee.body = out.body
     response.pointee.body_len = out.count
     copy(out.requestID, into: &response.pointee.request_id)
     copy(out.errorType ?? "", into: &response.pointee.error_type)
-    c.log.record(out, started: started)
+    c.log.record(out, nanoseconds: ns)
+}
+
+private func optionalCString<R>(_ s: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
+    guard let s else { return body(nil) }
+    return s.withCString { body($0) }
 }
 
 private func copy<T>(_ s: String, into field: inout T) {

@@ -7,6 +7,7 @@
 #define OWD_HTTP_H
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 typedef struct owdh_field {
     const char *name;
@@ -27,14 +28,19 @@ typedef struct owdh_request {
     size_t body_len;
     /* 0, or the status of a bound already broken: 413 (body), 431 (headers). */
     unsigned int refused;
+    /* The transport: 1 when the connection is TLS (the server's --tls-cert); 1 when the
+     * peer's address is a loopback one (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104). */
+    int tls;
+    int peer_loopback;
+    char peer[64];                  /* the peer's numeric address, NUL-terminated; "" unknown */
 } owdh_request;
 
-enum { OWDH_JSON = 0, OWDH_TEXT = 1 };
+enum { OWDH_JSON = 0, OWDH_TEXT = 1, OWDH_METRICS = 2 /* Prometheus' text format 0.0.4 */ };
 
 /* What the handler answers. body is malloc'd (or NULL with body_len 0) and freed by the server. */
 typedef struct owdh_response {
     unsigned int status;
-    int content;                    /* OWDH_JSON or OWDH_TEXT */
+    int content;                    /* OWDH_JSON, OWDH_TEXT or OWDH_METRICS */
     char *body;
     size_t body_len;
     char request_id[40];            /* NUL-terminated; "" for none */
@@ -53,6 +59,10 @@ typedef struct owdh_options {
     unsigned int max_connections;
     owdh_handler handler;
     void *context;
+    /* HTTPS only (libmicrohttpd's TLS, GnuTLS) when both are set: PEM text, NUL-terminated,
+     * borrowed until owdh_start returns; NULL: plain HTTP. */
+    const char *tls_cert;
+    const char *tls_key;
 } owdh_options;
 
 typedef struct owdh_server owdh_server;
@@ -65,6 +75,8 @@ unsigned short owdh_port(const owdh_server *server);
 void owdh_quiesce(owdh_server *server);
 /* Requests begun and not yet answered and sent. */
 unsigned int owdh_in_flight(const owdh_server *server);
+/* 1 when the address is a loopback one (127.0.0.0/8, ::1, IPv4-mapped 127.0.0.0/8). */
+int owdh_is_loopback(const struct sockaddr *address);
 /* Closes every connection and frees the server (NULL: no-op). */
 void owdh_stop(owdh_server *server);
 
