@@ -41,17 +41,25 @@ $(SERVE_VENV)/.ready:
 	$(SERVE_VENV)/bin/pip install -q pytest awscli boto3
 	@touch $@
 
+# prometheus_client's text parser reads GET /metrics in tests/serve/test_metrics.py (its
+# own stamp: an existing venv gains it without being made again).
+$(SERVE_VENV)/.prometheus: $(SERVE_VENV)/.ready
+	$(SERVE_VENV)/bin/pip install -q prometheus_client
+	@touch $@
+
 # The Go SDK (v1, with service/opsworks) and its compiler, for tests/serve/test_go_sdk.py.
 serve-deps:
 	@missing=""; \
 	command -v go >/dev/null || missing="$$missing golang-go"; \
+	command -v openssl >/dev/null || missing="$$missing openssl"; \
+	command -v ip >/dev/null || missing="$$missing iproute2"; \
 	[ -d /usr/share/gocode/src/github.com/aws/aws-sdk-go/service/opsworks ] || missing="$$missing golang-github-aws-aws-sdk-go-dev"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-test-serve: $(OWD_PROGRAM) $(LIB) $(SERVE_VENV)/.ready | serve-deps
+test-serve: $(OWD_PROGRAM) $(LIB) $(SERVE_VENV)/.ready $(SERVE_VENV)/.prometheus | serve-deps
 	@echo "== make install-program: the program in PREFIX/bin, self-contained"
 	@rm -rf .build/serve-install && $(MAKE) --no-print-directory -s install-program PREFIX=$(CURDIR)/.build/serve-install
 	@.build/serve-install/bin/owd --help | grep -q 'owd serve\|serve ' || { echo "installed owd does not run"; exit 1; }

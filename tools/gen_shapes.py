@@ -128,7 +128,8 @@ OWD_OPERATIONS = {
 }
 # The answers of owd's own operations that answer more than {} (SDKs parse them by these).
 OWD_OUTPUT_SHAPES = {
-    "PollCommandsResult": {"type": "structure", "members": {"Commands": {"shape": "OwdAgentCommands"}}},
+    "PollCommandsResult": {"type": "structure", "members": {"Commands": {"shape": "OwdAgentCommands"},
+                                                            "SecretsWithheld": {"shape": "String"}}},
     "OwdAgentCommands": {"type": "list", "member": {"shape": "OwdAgentCommand"}},
     "OwdAgentCommand": {"type": "structure", "members": {
         "CommandId": {"shape": "String"}, "DeploymentId": {"shape": "String"}, "Type": {"shape": "String"},
@@ -140,7 +141,9 @@ OWD_OUTPUT_SHAPES = {
 OWD_OUTPUTS = {
     "PollCommands": '`{"Commands": [...]}`: the instance\'s pending, not yet acknowledged commands, '
                     'oldest first, each with `CommandId`, `DeploymentId`, `Type`, `Args`, `AppId`, '
-                    '`CustomJson` and, for app commands, `App` (the app as deployed, secrets included)',
+                    '`CustomJson` and, for app commands, `App` (the app as deployed, secrets included); '
+                    'through `owd serve` over plain HTTP from another machine, the secrets are '
+                    '`*****FILTERED*****` and `SecretsWithheld` says why',
     "GetCommandLog": '`{"Log": "..."}` (no `Log` when the command has none stored)',
 }
 OWD_SHAPES = {"OwdCommandResult": {"type": "string", "enum": ["successful", "failed", "skipped"]}}

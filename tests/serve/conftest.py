@@ -55,10 +55,10 @@ class Server:
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self.log,
                                         env=env or os.environ.copy())
         line = self._first_line(30)
-        match = re.fullmatch(r"owd: listening on http://(127\.0\.0\.1):(\d+)", line)
+        match = re.fullmatch(r"owd: listening on (https?)://(127\.0\.0\.1|[0-9.]+):(\d+)", line)
         assert match, f"first line was {line!r}; log: {self.read_log()}"
-        self.host, self.port = match.group(1), int(match.group(2))
-        self.url = f"http://{self.host}:{self.port}"
+        self.scheme, self.host, self.port = match.group(1), match.group(2), int(match.group(3))
+        self.url = f"{self.scheme}://{self.host}:{self.port}"
 
     def _first_line(self, timeout):
         sel = selectors.DefaultSelector()
@@ -103,13 +103,13 @@ def server(tmp_path):
         s.stop()
 
 
-def boto3_client(server, credential=OWNER, **config):
+def boto3_client(server, credential=OWNER, verify=None, **config):
     import boto3
     from botocore.config import Config
     session = boto3.session.Session(aws_access_key_id=credential["AccessKeyId"],
                                     aws_secret_access_key=credential["SecretAccessKey"],
                                     region_name=REGION, botocore_session=model_session())
-    return session.client("opsworks", endpoint_url=server.url,
+    return session.client("opsworks", endpoint_url=server.url, verify=verify,
                           config=Config(retries={"max_attempts": 1, "mode": "standard"}, **config))
 
 
