@@ -16,6 +16,16 @@ public struct StoreMetrics: Equatable, Sendable {
     /// The last commit of this process (BEGIN to COMMIT and its sync), in seconds; nil: none yet.
     public var lastCommitSeconds: Double?
 
+    public init(deployments: [(String, Int)], commandsPending: Int, agentsSeen: Int, agentsConnectionLost: Int,
+                sizeBytes: Int64, lastCommitSeconds: Double?) {
+        self.deployments = deployments
+        self.commandsPending = commandsPending
+        self.agentsSeen = agentsSeen
+        self.agentsConnectionLost = agentsConnectionLost
+        self.sizeBytes = sizeBytes
+        self.lastCommitSeconds = lastCommitSeconds
+    }
+
     public static func == (a: StoreMetrics, b: StoreMetrics) -> Bool {
         a.deployments.map(\.0) == b.deployments.map(\.0) && a.deployments.map(\.1) == b.deployments.map(\.1)
             && a.commandsPending == b.commandsPending && a.agentsSeen == b.agentsSeen
