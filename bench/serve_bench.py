@@ -78,10 +78,10 @@ def lua(path, headers, body):
 UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 
-def wrk(host, port, script, connections, seconds):
+def wrk(host, port, script, connections, seconds, scheme="http"):
     threads = 1 if connections == 1 else 2
     out = subprocess.run(["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % seconds, "--latency",
-                          "-s", script, "http://%s:%d/" % (host, port)], capture_output=True, text=True,
+                          "-s", script, "%s://%s:%d/" % (scheme, host, port)], capture_output=True, text=True,
                          timeout=seconds + 60).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     lat = {}
