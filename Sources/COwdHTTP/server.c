@@ -171,6 +171,12 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
     atomic_fetch_sub(&s->in_flight, 1);
 }
 
+/* The private key's copy: zeroed before the memory goes back. */
+static void free_secret(char *p) {
+    if (p) explicit_bzero(p, strlen(p));
+    free(p);
+}
+
 int owdh_is_loopback(const struct sockaddr *sa) {
     if (!sa) return 0;
     if (sa->sa_family == AF_INET) {
@@ -214,7 +220,7 @@ owdh_server *owdh_start(const owdh_options *o, char *err, size_t err_len) {
         s->tls_key = strdup(o->tls_key);
         if (!s->tls_cert || !s->tls_key) {
             freeaddrinfo(ai);
-            free(s->tls_cert); free(s->tls_key); free(s);
+            free(s->tls_cert); free_secret(s->tls_key); free(s);
             snprintf(err, err_len, "out of memory");
             return NULL;
         }
@@ -244,7 +250,7 @@ owdh_server *owdh_start(const owdh_options *o, char *err, size_t err_len) {
         else
             snprintf(err, err_len, "cannot listen on %s port %u (in use, or not an address of this machine)",
                      o->host, (unsigned)o->port);
-        free(s->tls_cert); free(s->tls_key);
+        free(s->tls_cert); free_secret(s->tls_key);
         free(s);
         return NULL;
     }
@@ -267,6 +273,6 @@ void owdh_stop(owdh_server *s) {
     if (!s) return;
     if (s->daemon) MHD_stop_daemon(s->daemon);
     free(s->tls_cert);
-    free(s->tls_key);
+    free_secret(s->tls_key);
     free(s);
 }
