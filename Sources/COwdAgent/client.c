@@ -21,7 +21,7 @@ static pthread_once_t initialised = PTHREAD_ONCE_INIT;
 static CURLcode global_status;
 static void init_curl(void) { global_status = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-owda_client *owda_client_new(const char *ca_file, int insecure, char *err, size_t err_len) {
+owda_client *owda_client_new(const char *ca_file, int insecure, int keep_alive, char *err, size_t err_len) {
     pthread_once(&initialised, init_curl);
     if (global_status != CURLE_OK) {
         snprintf(err, err_len, "libcurl: %s", curl_easy_strerror(global_status));
@@ -44,6 +44,10 @@ owda_client *owda_client_new(const char *ca_file, int insecure, char *err, size_
         snprintf(err, err_len, "libcurl refuses the CA file %s", ca_file);
         owda_client_free(c);
         return NULL;
+    }
+    if (!keep_alive) {
+        curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
     }
     if (insecure) {
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);

@@ -106,8 +106,12 @@ public final class Agent: @unchecked Sendable {
         let reporter: OpsWorksClient
         do {
             try prepareStateDir()
-            poller = try client(stop: stopFlag)
-            reporter = try client(stop: nil)
+            poller = try client(keepAlive: true, stop: stopFlag)
+            // owd serve runs a request's handler on the thread that owns its connection, and
+            // a waiting poll holds that thread for up to 20 s: a report on a kept connection
+            // that the same thread owns would wait for the poll. A new connection is accepted
+            // by a thread that is not waiting.
+            reporter = try client(keepAlive: false, stop: nil)
         } catch let f as AgentFailure {
             Agent.log(f.description)
             return 1
@@ -145,8 +149,9 @@ public final class Agent: @unchecked Sendable {
 
     var stopping: Bool { locked { stopSignal != nil } }
 
-    func client(stop: UnsafeMutablePointer<Int32>?) throws -> OpsWorksClient {
-        try OpsWorksClient(endpoint: options.endpoint, signer: signer, caFile: options.caFile, insecure: options.insecure, stop: stop)
+    func client(keepAlive: Bool, stop: UnsafeMutablePointer<Int32>?) throws -> OpsWorksClient {
+        try OpsWorksClient(endpoint: options.endpoint, signer: signer, caFile: options.caFile, insecure: options.insecure,
+                           keepAlive: keepAlive, stop: stop)
     }
 
     func takeSignals(_ set: sigset_t) {
@@ -324,6 +329,10 @@ public final class Agent: @unchecked Sendable {
                 }
                 if fresh {
                     pthread_cond_broadcast(&changed)
+                    // The next poll would answer at once with the same commands until the
+                    // worker acknowledges the first: wait for that (or 5 s, to stay seen).
+                    let first = commands.first { c in locked { unacknowledged.contains(c.id) } }?.id
+                    if let first { waitUntilAcknowledged(first, seconds: 5) }
                 } else if !commands.isEmpty {
                     // The server answers at once while a command waits for its turn (one
                     // runs): poll again when the worker takes it, or in 5 s to stay seen.
@@ -451,6 +460,18 @@ public final class Agent: @unchecked Sendable {
                 timedWait(left)
             }
             return stopSignal != nil
+        }
+    }
+
+    /// Sleeps up to `seconds` or until `id` is acknowledged or the agent stops.
+    func waitUntilAcknowledged(_ id: String, seconds: Double) {
+        let end = now() + seconds
+        locked {
+            while stopSignal == nil && unacknowledged.contains(id) {
+                let left = end - now()
+                if left <= 0 { break }
+                timedWait(left)
+            }
         }
     }
 

@@ -67,8 +67,8 @@ public enum CallError: Error, Equatable {
     }
 }
 
-/// The OpsWorks JSON 1.1 API over one libcurl handle (one keep-alive connection), every
-/// request signed with SigV4. One client per thread.
+/// The OpsWorks JSON 1.1 API over one libcurl handle (one keep-alive connection, or a new
+/// connection per request), every request signed with SigV4. One client per thread.
 public final class OpsWorksClient {
     let endpoint: Endpoint
     let signer: SigV4Signer
@@ -76,13 +76,13 @@ public final class OpsWorksClient {
     /// Set (by another thread) to abandon a waiting call.
     let stop: UnsafeMutablePointer<Int32>?
 
-    public init(endpoint: Endpoint, signer: SigV4Signer, caFile: String?, insecure: Bool,
+    public init(endpoint: Endpoint, signer: SigV4Signer, caFile: String?, insecure: Bool, keepAlive: Bool = true,
                 stop: UnsafeMutablePointer<Int32>? = nil) throws {
         self.endpoint = endpoint
         self.signer = signer
         self.stop = stop
         var err = [CChar](repeating: 0, count: 256)
-        guard let h = owda_client_new(caFile, insecure ? 1 : 0, &err, err.count) else {
+        guard let h = owda_client_new(caFile, insecure ? 1 : 0, keepAlive ? 1 : 0, &err, err.count) else {
             throw AgentFailure(String(cString: err))
         }
         handle = h

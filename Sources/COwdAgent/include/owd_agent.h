@@ -9,8 +9,9 @@
 typedef struct owda_client owda_client;
 
 /* ca_file: the PEM bundle to trust (NULL: the system's store); insecure: no check of the
- * server's certificate or name. NULL on failure, with the reason in err. */
-owda_client *owda_client_new(const char *ca_file, int insecure, char *err, size_t err_len);
+ * server's certificate or name; keep_alive 0: a new connection for every request, closed
+ * after it. NULL on failure, with the reason in err. */
+owda_client *owda_client_new(const char *ca_file, int insecure, int keep_alive, char *err, size_t err_len);
 /* NULL: no-op. */
 void owda_client_free(owda_client *client);
 
