@@ -131,6 +131,11 @@ int owda_post(owda_client *c, const char *url, const char *const *headers, size_
         snprintf(out->error, sizeof out->error, "stopped");
         return OWDA_ABORTED;
     }
+    if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
+        free(b.data);
+        snprintf(out->error, sizeof out->error, "%s", detail[0] ? detail : curl_easy_strerror(rc));
+        return OWDA_UNVERIFIED;
+    }
     if (rc != CURLE_OK || b.failed) {
         free(b.data);
         snprintf(out->error, sizeof out->error, "%s", b.failed ? "out of memory" : detail[0] ? detail : curl_easy_strerror(rc));

@@ -316,6 +316,9 @@ public final class Agent: @unchecked Sendable {
                 failing = false
                 delay = 1
                 let commands = J.array(answer, "Commands").compactMap(Agent.command)
+                // Issue 20: over plain HTTP from another machine the server leaves the
+                // secrets out (*****FILTERED*****) and says why; the hooks get what came.
+                let withheld = J.string(answer, "SecretsWithheld")
                 cjansson_decref(answer)
                 let fresh: Bool = locked {
                     var added = false
@@ -326,6 +329,9 @@ public final class Agent: @unchecked Sendable {
                     }
                     known = Set(commands.map(\.id)).union(unacknowledged)
                     return added
+                }
+                if fresh, let withheld {
+                    Agent.log("the server withheld the secrets of these commands (\(commands.count)): \(withheld)")
                 }
                 if fresh {
                     pthread_cond_broadcast(&changed)

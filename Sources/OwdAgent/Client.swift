@@ -46,6 +46,8 @@ public enum CallError: Error, Equatable {
     case transport(String)
     /// The call was abandoned because the agent is stopping.
     case aborted
+    /// The server's TLS certificate could not be verified (issue 20): refused, not retried.
+    case unverified(String)
     /// An answer other than 200: AWS's error code and message.
     case service(status: Int, type: String, message: String)
 
@@ -53,6 +55,7 @@ public enum CallError: Error, Equatable {
     public var transient: Bool {
         switch self {
         case .transport, .aborted: return true
+        case .unverified: return false
         case .service(let status, let type, _):
             return status >= 500 || type == "ThrottlingException" || type == "RequestExpired"
         }
@@ -62,6 +65,8 @@ public enum CallError: Error, Equatable {
         switch self {
         case .transport(let m): return m
         case .aborted: return "stopped"
+        case .unverified(let m):
+            return "the server's TLS certificate cannot be verified (\(m)): refused; give --ca-file with the CA that signed it (--insecure-skip-verify skips the check, for tests only)"
         case .service(let status, let type, let message): return "\(type) (\(status)): \(message)"
         }
     }
@@ -109,6 +114,9 @@ public final class OpsWorksClient {
         }
         defer { owda_response_free(&response) }
         if rc == OWDA_ABORTED { return .failure(.aborted) }
+        if rc == OWDA_UNVERIFIED {
+            return .failure(.unverified(withUnsafeBytes(of: &response.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }))
+        }
         if rc != OWDA_OK {
             return .failure(.transport(withUnsafeBytes(of: &response.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }))
         }

@@ -25,6 +25,9 @@ typedef struct owda_response {
 #define OWDA_OK 0
 #define OWDA_TRANSPORT (-1)
 #define OWDA_ABORTED (-2)
+/* The server's TLS certificate could not be verified (or the CA file not read): not
+ * worth a retry, out->error says why. */
+#define OWDA_UNVERIFIED (-3)
 
 /* POSTs body to url with headers ("Name: value" each) on the client's connection (opened
  * again when the server closed it). timeout_seconds bounds the whole transfer; when
