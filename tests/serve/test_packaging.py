@@ -105,3 +105,15 @@ def test_the_server_units_command_line_serves_https(tmp_path, pki):  # noqa: F81
     finally:
         p.terminate()
         assert p.wait(20) == 0
+
+
+@pytest.mark.parametrize("name,command", [("owd.service", "serve"), ("owd-agent@.service", "agent")])
+def test_every_option_of_the_units_command_line_is_one_the_program_has(name, command):
+    keys = {(s, k): v for s, k, v in directives(unit(name))}
+    start = shlex.split(keys[("Service", "ExecStart")])
+    assert start[1] == command
+    given = [a for a in start if a.startswith("--")]
+    assert given
+    helped = subprocess.run([OWD, command, "--help"], capture_output=True, text=True, check=True).stdout
+    for option in given:
+        assert re.search(r"(^|\s)%s\b" % re.escape(option), helped), f"{name}: {option} is not an option of owd {command}"
