@@ -23,6 +23,8 @@ public final class Agent: @unchecked Sendable {
         public var killGrace: Double = 10
         public var caFile: String?
         public var insecure = false
+        /// Polls on one kept connection (for a server whose waiting polls hold no thread).
+        public var keepAlive = false
         public var credentials: AgentCredentials
         /// The hooks' environment before the OWD_* variables (the agent's own, without its credentials).
         public var environment: [String]
@@ -66,6 +68,8 @@ public final class Agent: @unchecked Sendable {
     var urgent = false
     /// Read by libcurl's progress callback (C): nonzero abandons the waiting poll.
     let stopFlag = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+    /// The polling thread's client, woken by the signal thread.
+    var poller: OpsWorksClient?
 
     public init(_ options: Options) {
         self.options = options
@@ -106,11 +110,13 @@ public final class Agent: @unchecked Sendable {
         let reporter: OpsWorksClient
         do {
             try prepareStateDir()
-            poller = try client(keepAlive: true, stop: stopFlag)
-            // owd serve runs a request's handler on the thread that owns its connection, and
-            // a waiting poll holds that thread for up to 20 s: a report on a kept connection
-            // that the same thread owns would wait for the poll. A new connection is accepted
-            // by a thread that is not waiting.
+            // owd serve (libmicrohttpd's thread pool) runs a request on the thread that owns
+            // its connection, and a waiting poll holds that thread for up to 20 s: any other
+            // kept connection the same thread owns (the reports', another agent's polls)
+            // waits with it. A new connection is accepted by a thread that is not waiting,
+            // so by default each request has its own (options.keepAlive: the polls keep one).
+            poller = try client(keepAlive: options.keepAlive, stop: stopFlag)
+            locked { self.poller = poller }
             reporter = try client(keepAlive: false, stop: nil)
         } catch let f as AgentFailure {
             Agent.log(f.description)
@@ -164,6 +170,7 @@ public final class Agent: @unchecked Sendable {
                 if stopSignal == nil {
                     stopSignal = name
                     stopFlag.pointee = 1
+                    poller?.wake()
                     return true
                 }
                 urgent = true

@@ -210,6 +210,10 @@ struct AgentCommand: ParsableCommand {
     @Option(help: .hidden)
     var killGrace: Double = 10
 
+    /// Polls on one kept connection instead of a new one per request (see Agent.run).
+    @Flag(help: .hidden)
+    var keepAlive = false
+
     func validate() throws {
         guard commandTimeout > 0, commandTimeout <= 7 * 86400 else { throw ValidationError("--command-timeout must be more than 0 and at most 604800 seconds") }
         guard killGrace >= 0, killGrace <= 3600 else { throw ValidationError("--kill-grace must be 0...3600 seconds") }
@@ -262,6 +266,7 @@ struct AgentCommand: ParsableCommand {
         options.killGrace = killGrace
         options.caFile = caFile
         options.insecure = insecureSkipVerify
+        options.keepAlive = keepAlive
         Glibc.exit(Agent(options).run())
     }
 }
