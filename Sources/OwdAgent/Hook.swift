@@ -74,7 +74,8 @@ struct HookRun {
     var directory: String
     var timeout: Double
     var grace: Double
-    var logLimit = 1 << 20
+    /// What the server keeps (1 MiB), less room for the line saying what was cut.
+    var logLimit = (1 << 20) - 128
     /// Polled while the hook runs: true makes the agent end it now (a second SIGTERM).
     var urgent: () -> Bool = { false }
 

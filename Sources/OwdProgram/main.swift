@@ -58,6 +58,10 @@ struct Serve: ParsableCommand {
     @Option(help: .hidden)
     var idleTimeout = 30
 
+    /// Seconds a log URL works (tests of expiry; 3600 as section 14 says otherwise).
+    @Option(help: .hidden)
+    var logUrlLifetime = 3600
+
     /// The HTTP thread pool: one epoll thread per core by default.
     @Option(help: .hidden)
     var threads = max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
@@ -72,6 +76,7 @@ struct Serve: ParsableCommand {
         guard !region.isEmpty else { throw ValidationError("--region must not be empty") }
         guard (1...86400).contains(connectionLostAfter) else { throw ValidationError("--connection-lost-after must be 1...86400 seconds") }
         guard (0...1024).contains(pollThreads) else { throw ValidationError("--poll-threads must be 0...1024") }
+        guard (1...86400).contains(logUrlLifetime) else { throw ValidationError("--log-url-lifetime must be 1...86400 seconds") }
         if let publicUrl, !(publicUrl.hasPrefix("http://") || publicUrl.hasPrefix("https://")) {
             throw ValidationError("--public-url must start with http:// or https://")
         }
@@ -110,7 +115,7 @@ struct Serve: ParsableCommand {
         options.threads = UInt32(threads + pollThreads)
         let endpoint = Endpoint(store: opened!, verifier: verifier)
         endpoint.waitingPollLimit = pollThreads
-        let signer = LogURLSigner()
+        let signer = LogURLSigner(validFor: Int64(logUrlLifetime))
         endpoint.serveLogs(signer)
         var server: Server?
         do {

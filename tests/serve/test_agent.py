@@ -421,3 +421,38 @@ def test_transport_errors_are_retried_with_backoff_until_the_server_is_back(tmp_
         assert a.process.poll() is None
     finally:
         again.stop(signal.SIGKILL)
+
+
+def test_a_second_sigterm_stops_the_running_hook_now_and_reports_it_failed(tmp_path, server, agents):
+    client = boto3_client(server)
+    s = stack(client)
+    app = site(client, s)
+    started = tmp_path / "started"
+    a = Agent(tmp_path, server, s, "impatient", {"deploy": f"touch {started}; exec sleep 300\n"})
+    agents.append(a)
+    d = deploy(client, s, app)
+    until("the hook starts", started.exists)
+    a.process.send_signal(signal.SIGTERM)
+    until("the first signal is taken", lambda: "SIGTERM: finishing the running command" in a.read_log(), 10)
+    assert a.process.poll() is None, "the first SIGTERM lets the hook run"
+    a.process.send_signal(signal.SIGTERM)
+    assert a.stop() == 0
+    [c] = client.describe_commands(DeploymentId=d)["Commands"]
+    assert c["Status"] == "failed" and c["ExitCode"] == 128 + signal.SIGTERM
+    assert "stopped twice" in get(c["LogUrl"])[1]
+
+
+def test_a_long_output_keeps_its_end_and_says_what_was_cut(tmp_path, server, agents):
+    client = boto3_client(server)
+    s = stack(client)
+    app = site(client, s)
+    a = Agent(tmp_path, server, s, "chatty", {"deploy": "head -c 3000000 /dev/zero | tr '\\0' x; echo; echo THE END\n"})
+    agents.append(a)
+    d = deploy(client, s, app)
+    assert finished(client, d)["Status"] == "successful"
+    [c] = client.describe_commands(DeploymentId=d)["Commands"]
+    log = get(c["LogUrl"])[1]
+    assert log.endswith("x\nTHE END\n") and len(log.encode()) <= 1 << 20
+    first, rest = log.split("\n", 1)
+    assert first.startswith("owd agent: ") and "bytes of output cut" in first
+    assert set(rest[:-len("\nTHE END\n")]) == {"x"}
