@@ -212,8 +212,25 @@ public final class Agent: @unchecked Sendable {
             if name != "." && name != ".." { left.append(name) }
         }
         closedir(d)
+        for name in left where name.hasSuffix(".pid") { stopOrphan(workDir + "/" + name) }
         for name in left { _ = owda_remove_tree(workDir + "/" + name) }
         if !left.isEmpty { Agent.log("removed \(left.count) file(s) an earlier run left in \(workDir)") }
+    }
+
+    /// A hook that an agent which died left running: its command is about to be failed, so
+    /// its process group is killed (it must not run beside the next command). The file holds
+    /// "PID START": the group is the hook's when its leader still has that start time, or,
+    /// its leader gone, when the group still exists (Linux gives no new process the ID of
+    /// a live process group).
+    func stopOrphan(_ file: String) {
+        guard let text = try? AgentCredentials.readPrivateFile(file) else { return }
+        let parts = text.split(separator: " ").map { $0.split(separator: "\n").first.map(String.init) ?? "" }
+        guard parts.count == 2, let pid = pid_t(parts[0]), pid > 1, let start = UInt64(parts[1]) else { return }
+        let ours: Bool
+        if let now = processStart(pid) { ours = now == start } else { ours = kill(-pid, 0) == 0 }
+        if ours && killpg(pid, SIGKILL) == 0 {
+            Agent.log("killed process group \(pid): the hook of a command an earlier run left running")
+        }
     }
 
     /// The instance ID of the state folder, or a new one from RegisterInstance (kept before
@@ -445,6 +462,16 @@ public final class Agent: @unchecked Sendable {
         if let app = command.app { env.append("OWD_APP_ID=\(app)") }
         var run = HookRun(path: hook, environment: env, directory: dir, timeout: options.commandTimeout, grace: options.killGrace)
         run.urgent = { [self] in self.locked { self.urgent } }
+        let pidFile = workDir + "/" + name + ".pid"
+        run.started = { pid in
+            // For the next start, should this agent die while the hook runs.
+            let fd = open(pidFile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            if fd >= 0 {
+                _ = writeAll(fd, "\(pid) \(processStart(pid) ?? 0)\n")
+                close(fd)
+            }
+        }
+        defer { unlink(pidFile) }
         return run.run()
     }
 

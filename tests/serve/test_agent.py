@@ -290,13 +290,20 @@ def test_an_agent_killed_while_its_hook_runs_fails_that_command_when_it_starts_a
         assert "cannot know how far" in get(c["LogUrl"])[1]
         assert f"{c['CommandId']}: failed, interrupted by the agent's restart" in a.read_log()
         assert os.listdir(a.state / "work") == []
+        # The old hook, left running by the killed agent, does not run beside the next one.
+        until("the orphaned hook is killed", lambda: not os.path.exists(f"/proc/{hook_pid}")
+              or open(f"/proc/{hook_pid}/stat").read().split()[2] == "Z", 10)
+        assert f"killed process group {hook_pid}" in a.read_log()
         d2 = deploy(client, s, app)
         assert finished(client, d2)["Status"] == "successful"
         [c2] = client.describe_commands(DeploymentId=d2)["Commands"]
         assert get(c2["LogUrl"])[1] == "after the restart\n"
         assert len(client.describe_instances(StackId=s)["Instances"]) == 1
     finally:
-        os.kill(hook_pid, signal.SIGKILL)
+        try:
+            os.kill(hook_pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def test_sigterm_finishes_the_running_hook_and_the_instance_shows_connection_lost_only_once_the_agent_is_gone(tmp_path, agents):
