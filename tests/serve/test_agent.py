@@ -463,3 +463,96 @@ def test_a_long_output_keeps_its_end_and_says_what_was_cut(tmp_path, server, age
     first, rest = log.split("\n", 1)
     assert first.startswith("owd agent: ") and "bytes of output cut" in first
     assert set(rest[:-len("\nTHE END\n")]) == {"x"}
+
+
+class TLSProxy:
+    """https://127.0.0.1:PORT in front of owd serve (which speaks plain HTTP here): a
+    certificate made for the test, requests passed on as they came (Host included, so the
+    agent's signature still holds)."""
+
+    def __init__(self, folder, target_port):
+        import http.client
+        import http.server
+        import ssl
+        import threading
+        self.cert, key = str(folder / "proxy.pem"), str(folder / "proxy.key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", self.cert,
+                        "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True)
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                upstream = http.client.HTTPConnection("127.0.0.1", target_port, timeout=60)
+                upstream.putrequest("POST", self.path, skip_host=True, skip_accept_encoding=True)
+                for name, value in self.headers.items():
+                    if name.lower() not in ("connection", "content-length"):
+                        upstream.putheader(name, value)
+                upstream.putheader("Content-Length", str(len(body)))
+                upstream.endheaders(body)
+                answer = upstream.getresponse()
+                data = answer.read()
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("connection", "content-length", "transfer-encoding", "date", "server"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                upstream.close()
+
+            def log_message(self, *args):
+                pass
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert, key)
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        # A poll in flight when the test ends loses its upstream: not worth a traceback.
+        self.httpd.handle_error = lambda request, address: None
+        self.url = f"https://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class Through:
+    """What Agent needs of a server: its URL."""
+
+    def __init__(self, url):
+        self.url = url
+
+
+def test_an_https_endpoint_is_trusted_through_ca_file_or_insecure_skip_verify_and_refused_otherwise(tmp_path, server, agents):
+    client = boto3_client(server)
+    s = stack(client)
+    app = site(client, s)
+    proxy = TLSProxy(tmp_path, server.port)
+    try:
+        untrusted = Agent(tmp_path, Through(proxy.url), s, "untrusted", start=False)
+        untrusted.log = open(untrusted.log_path, "ab")
+        untrusted.process = subprocess.Popen(untrusted.command, stdout=subprocess.PIPE, stderr=untrusted.log, env=untrusted.env)
+        agents.append(untrusted)
+        until("the certificate is refused", lambda: "RegisterInstance failed:" in untrusted.read_log()
+              and "certificate" in untrusted.read_log(), 30)
+        assert not (untrusted.state / "instance.json").exists()
+        assert untrusted.stop() == 0
+
+        trusted = Agent(tmp_path, Through(proxy.url), s, "trusted", {"deploy": "echo over tls\n"},
+                        args=("--ca-file", proxy.cert))
+        agents.append(trusted)
+        skipping = Agent(tmp_path, Through(proxy.url), s, "skipping", {"deploy": "echo unchecked\n"},
+                         args=("--insecure-skip-verify",))
+        agents.append(skipping)
+        assert "WARNING: --insecure-skip-verify" in skipping.read_log()
+        assert "WARNING" not in trusted.read_log()
+        d = deploy(client, s, app, InstanceIds=[trusted.instance, skipping.instance])
+        assert finished(client, d)["Status"] == "successful"
+        logs = {c["InstanceId"]: get(c["LogUrl"])[1] for c in client.describe_commands(DeploymentId=d)["Commands"]}
+        assert logs == {trusted.instance: "over tls\n", skipping.instance: "unchecked\n"}
+        for a in (trusted, skipping):
+            assert a.stop() == 0
+    finally:
+        proxy.close()
