@@ -13,8 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The easy handle runs in a multi handle of its own, so that another thread can wake a
+ * waiting transfer (curl_multi_wakeup) instead of waiting for a progress callback. */
 struct owda_client {
     CURL *curl;
+    CURLM *multi;
 };
 
 static pthread_once_t initialised = PTHREAD_ONCE_INIT;
@@ -28,7 +31,8 @@ owda_client *owda_client_new(const char *ca_file, int insecure, int keep_alive, 
         return NULL;
     }
     owda_client *c = calloc(1, sizeof *c);
-    if (!c || !(c->curl = curl_easy_init())) {
+    if (!c || !(c->curl = curl_easy_init()) || !(c->multi = curl_multi_init())) {
+        if (c && c->curl) curl_easy_cleanup(c->curl);
         free(c);
         snprintf(err, err_len, "libcurl: cannot create a handle");
         return NULL;
@@ -59,6 +63,7 @@ owda_client *owda_client_new(const char *ca_file, int insecure, int keep_alive, 
 void owda_client_free(owda_client *c) {
     if (!c) return;
     if (c->curl) curl_easy_cleanup(c->curl);
+    if (c->multi) curl_multi_cleanup(c->multi);
     free(c);
 }
 
@@ -85,10 +90,8 @@ static size_t collect(char *p, size_t size, size_t n, void *userdata) {
     return len;
 }
 
-static int progress(void *userdata, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
-    (void)dt; (void)dn; (void)ut; (void)un;
-    const volatile int *stop = userdata;
-    return stop && *stop ? 1 : 0;
+void owda_client_wake(owda_client *c) {
+    if (c) curl_multi_wakeup(c->multi);
 }
 
 int owda_post(owda_client *c, const char *url, const char *const *headers, size_t header_count,
@@ -117,12 +120,32 @@ int owda_post(owda_client *c, const char *url, const char *const *headers, size_
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_seconds);
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)stop);
     char detail[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, detail);
-    CURLcode rc = curl_easy_perform(h);
+    CURLcode rc = CURLE_OK;
+    int aborted = 0;
+    CURLMcode mc = curl_multi_add_handle(c->multi, h);
+    while (mc == CURLM_OK) {
+        int running = 0;
+        mc = curl_multi_perform(c->multi, &running);
+        if (mc != CURLM_OK || !running) break;
+        if (stop && *stop) { aborted = 1; break; }
+        mc = curl_multi_poll(c->multi, NULL, 0, 1000, NULL);
+        if (stop && *stop) { aborted = 1; break; }
+    }
+    if (mc != CURLM_OK) {
+        snprintf(detail, sizeof detail, "libcurl: %s", curl_multi_strerror(mc));
+        rc = CURLE_FAILED_INIT;
+    } else if (!aborted) {
+        int left = 0;
+        CURLMsg *m;
+        rc = CURLE_RECV_ERROR;
+        while ((m = curl_multi_info_read(c->multi, &left))) {
+            if (m->msg == CURLMSG_DONE && m->easy_handle == h) rc = m->data.result;
+        }
+    }
+    curl_multi_remove_handle(c->multi, h);
+    if (aborted) rc = CURLE_ABORTED_BY_CALLBACK;
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
     curl_slist_free_all(list);

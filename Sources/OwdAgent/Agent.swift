@@ -23,6 +23,8 @@ public final class Agent: @unchecked Sendable {
         public var killGrace: Double = 10
         public var caFile: String?
         public var insecure = false
+        /// Polls on one kept connection (for a server whose waiting polls hold no thread).
+        public var keepAlive = false
         public var credentials: AgentCredentials
         /// The hooks' environment before the OWD_* variables (the agent's own, without its credentials).
         public var environment: [String]
@@ -66,6 +68,8 @@ public final class Agent: @unchecked Sendable {
     var urgent = false
     /// Read by libcurl's progress callback (C): nonzero abandons the waiting poll.
     let stopFlag = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+    /// The polling thread's client, woken by the signal thread.
+    var poller: OpsWorksClient?
 
     public init(_ options: Options) {
         self.options = options
@@ -106,11 +110,13 @@ public final class Agent: @unchecked Sendable {
         let reporter: OpsWorksClient
         do {
             try prepareStateDir()
-            poller = try client(keepAlive: true, stop: stopFlag)
-            // owd serve runs a request's handler on the thread that owns its connection, and
-            // a waiting poll holds that thread for up to 20 s: a report on a kept connection
-            // that the same thread owns would wait for the poll. A new connection is accepted
-            // by a thread that is not waiting.
+            // owd serve (libmicrohttpd's thread pool) runs a request on the thread that owns
+            // its connection, and a waiting poll holds that thread for up to 20 s: any other
+            // kept connection the same thread owns (the reports', another agent's polls)
+            // waits with it. A new connection is accepted by a thread that is not waiting,
+            // so by default each request has its own (options.keepAlive: the polls keep one).
+            poller = try client(keepAlive: options.keepAlive, stop: stopFlag)
+            locked { self.poller = poller }
             reporter = try client(keepAlive: false, stop: nil)
         } catch let f as AgentFailure {
             Agent.log(f.description)
@@ -164,6 +170,7 @@ public final class Agent: @unchecked Sendable {
                 if stopSignal == nil {
                     stopSignal = name
                     stopFlag.pointee = 1
+                    poller?.wake()
                     return true
                 }
                 urgent = true
@@ -205,8 +212,25 @@ public final class Agent: @unchecked Sendable {
             if name != "." && name != ".." { left.append(name) }
         }
         closedir(d)
+        for name in left where name.hasSuffix(".pid") { stopOrphan(workDir + "/" + name) }
         for name in left { _ = owda_remove_tree(workDir + "/" + name) }
         if !left.isEmpty { Agent.log("removed \(left.count) file(s) an earlier run left in \(workDir)") }
+    }
+
+    /// A hook that an agent which died left running: its command is about to be failed, so
+    /// its process group is killed (it must not run beside the next command). The file holds
+    /// "PID START": the group is the hook's when its leader still has that start time, or,
+    /// its leader gone, when the group still exists (Linux gives no new process the ID of
+    /// a live process group).
+    func stopOrphan(_ file: String) {
+        guard let text = try? AgentCredentials.readPrivateFile(file) else { return }
+        let parts = text.split(separator: " ").map { $0.split(separator: "\n").first.map(String.init) ?? "" }
+        guard parts.count == 2, let pid = pid_t(parts[0]), pid > 1, let start = UInt64(parts[1]) else { return }
+        let ours: Bool
+        if let now = processStart(pid) { ours = now == start } else { ours = kill(-pid, 0) == 0 }
+        if ours && killpg(pid, SIGKILL) == 0 {
+            Agent.log("killed process group \(pid): the hook of a command an earlier run left running")
+        }
     }
 
     /// The instance ID of the state folder, or a new one from RegisterInstance (kept before
@@ -444,6 +468,16 @@ public final class Agent: @unchecked Sendable {
         if let app = command.app { env.append("OWD_APP_ID=\(app)") }
         var run = HookRun(path: hook, environment: env, directory: dir, timeout: options.commandTimeout, grace: options.killGrace)
         run.urgent = { [self] in self.locked { self.urgent } }
+        let pidFile = workDir + "/" + name + ".pid"
+        run.started = { pid in
+            // For the next start, should this agent die while the hook runs.
+            let fd = open(pidFile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            if fd >= 0 {
+                _ = writeAll(fd, "\(pid) \(processStart(pid) ?? 0)\n")
+                close(fd)
+            }
+        }
+        defer { unlink(pidFile) }
         return run.run()
     }
 

@@ -95,6 +95,9 @@ public final class OpsWorksClient {
 
     deinit { owda_client_free(handle) }
 
+    /// From another thread: a waiting call looks at the stop flag now.
+    public func wake() { owda_client_wake(handle) }
+
     /// Calls `operation` with `request`; the answer as a new jansson reference.
     public func call(_ operation: String, _ request: Value, timeout: Int = 30) -> Result<UnsafeMutablePointer<json_t>, CallError> {
         let body: String

@@ -84,11 +84,12 @@ public struct AgentCredentials: Equatable, Sendable {
     }
 
     /// The shared credentials file's INI: `[name]` sections of `key = value` lines; `#` and
-    /// `;` start comments. Keys are lowercased; the last of a repeated key wins.
+    /// `;` start comments. Keys are lowercased; the last of a repeated key wins. ("\r\n" is
+    /// one Character in Swift: lines are split on isNewline.)
     static func parseINI(_ text: String) -> [String: [String: String]] {
         var out: [String: [String: String]] = [:]
         var current: String?
-        for raw in text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+        for raw in text.split(omittingEmptySubsequences: true, whereSeparator: { $0.isNewline }) {
             let line = trim(Substring(raw))
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
             if line.hasPrefix("[") && line.hasSuffix("]") {

@@ -74,9 +74,12 @@ struct HookRun {
     var directory: String
     var timeout: Double
     var grace: Double
-    var logLimit = 1 << 20
+    /// What the server keeps (1 MiB), less room for the line saying what was cut.
+    var logLimit = (1 << 20) - 128
     /// Polled while the hook runs: true makes the agent end it now (a second SIGTERM).
     var urgent: () -> Bool = { false }
+    /// Called once the hook runs, with its pid (its process group's id).
+    var started: (pid_t) -> Void = { _ in }
 
     func run() -> HookOutcome {
         let started = now()
@@ -96,6 +99,7 @@ struct HookRun {
                                seconds: now() - started)
         }
         defer { close(fd) }
+        self.started(pid)
         let deadline = started + timeout
         var status: Int32 = 0
         var exited = false, eof = false
@@ -164,4 +168,21 @@ struct HookRun {
     static func seconds(_ s: Double) -> String {
         s == s.rounded() ? "\(Int(s)) s" : "\(s) s"
     }
+}
+
+/// A process's start time (clock ticks since boot, /proc/PID/stat field 22): with the pid,
+/// it names one process, never a later one that got the same pid.
+func processStart(_ pid: pid_t) -> UInt64? {
+    let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: 1024)
+    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+    guard n > 0 else { return nil }
+    // The command name (field 2) is in parentheses and may hold spaces: count after the last ')'.
+    guard let close = buffer[0..<n].lastIndex(of: UInt8(ascii: ")")) else { return nil }
+    let fields = buffer[(close + 1)..<n].split(separator: UInt8(ascii: " "))
+    // fields[0] is field 3 (state): field 22 is fields[19].
+    guard fields.count > 19 else { return nil }
+    return UInt64(String(decoding: fields[19], as: UTF8.self))
 }

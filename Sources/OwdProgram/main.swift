@@ -71,6 +71,10 @@ struct Serve: ParsableCommand {
     @Option(help: .hidden)
     var idleTimeout = 30
 
+    /// Seconds a log URL works (tests of expiry; 3600 as section 14 says otherwise).
+    @Option(help: .hidden)
+    var logUrlLifetime = 3600
+
     /// The HTTP thread pool: one epoll thread per core by default.
     @Option(help: .hidden)
     var threads = max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
@@ -85,6 +89,7 @@ struct Serve: ParsableCommand {
         guard !region.isEmpty else { throw ValidationError("--region must not be empty") }
         guard (1...86400).contains(connectionLostAfter) else { throw ValidationError("--connection-lost-after must be 1...86400 seconds") }
         guard (0...1024).contains(pollThreads) else { throw ValidationError("--poll-threads must be 0...1024") }
+        guard (1...86400).contains(logUrlLifetime) else { throw ValidationError("--log-url-lifetime must be 1...86400 seconds") }
         if let publicUrl, !(publicUrl.hasPrefix("http://") || publicUrl.hasPrefix("https://")) {
             throw ValidationError("--public-url must start with http:// or https://")
         }
@@ -139,7 +144,7 @@ struct Serve: ParsableCommand {
         let endpoint = Endpoint(store: opened!, verifier: verifier)
         if !noMetrics { endpoint.metrics = ServerMetrics() }
         endpoint.waitingPollLimit = pollThreads
-        let signer = LogURLSigner()
+        let signer = LogURLSigner(validFor: Int64(logUrlLifetime))
         endpoint.serveLogs(signer)
         var server: Server?
         do {
@@ -248,6 +253,10 @@ struct AgentCommand: ParsableCommand {
     @Option(help: .hidden)
     var killGrace: Double = 10
 
+    /// Polls on one kept connection instead of a new one per request (see Agent.run).
+    @Flag(help: .hidden)
+    var keepAlive = false
+
     func validate() throws {
         guard commandTimeout > 0, commandTimeout <= 7 * 86400 else { throw ValidationError("--command-timeout must be more than 0 and at most 604800 seconds") }
         guard killGrace >= 0, killGrace <= 3600 else { throw ValidationError("--kill-grace must be 0...3600 seconds") }
@@ -300,6 +309,7 @@ struct AgentCommand: ParsableCommand {
         options.killGrace = killGrace
         options.caFile = caFile
         options.insecure = insecureSkipVerify
+        options.keepAlive = keepAlive
         Glibc.exit(Agent(options).run())
     }
 }

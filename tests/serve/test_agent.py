@@ -290,13 +290,20 @@ def test_an_agent_killed_while_its_hook_runs_fails_that_command_when_it_starts_a
         assert "cannot know how far" in get(c["LogUrl"])[1]
         assert f"{c['CommandId']}: failed, interrupted by the agent's restart" in a.read_log()
         assert os.listdir(a.state / "work") == []
+        # The old hook, left running by the killed agent, does not run beside the next one.
+        until("the orphaned hook is killed", lambda: not os.path.exists(f"/proc/{hook_pid}")
+              or open(f"/proc/{hook_pid}/stat").read().split()[2] == "Z", 10)
+        assert f"killed process group {hook_pid}" in a.read_log()
         d2 = deploy(client, s, app)
         assert finished(client, d2)["Status"] == "successful"
         [c2] = client.describe_commands(DeploymentId=d2)["Commands"]
         assert get(c2["LogUrl"])[1] == "after the restart\n"
         assert len(client.describe_instances(StackId=s)["Instances"]) == 1
     finally:
-        os.kill(hook_pid, signal.SIGKILL)
+        try:
+            os.kill(hook_pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def test_sigterm_finishes_the_running_hook_and_the_instance_shows_connection_lost_only_once_the_agent_is_gone(tmp_path, agents):
@@ -421,3 +428,133 @@ def test_transport_errors_are_retried_with_backoff_until_the_server_is_back(tmp_
         assert a.process.poll() is None
     finally:
         again.stop(signal.SIGKILL)
+
+
+def test_a_second_sigterm_stops_the_running_hook_now_and_reports_it_failed(tmp_path, server, agents):
+    client = boto3_client(server)
+    s = stack(client)
+    app = site(client, s)
+    started = tmp_path / "started"
+    a = Agent(tmp_path, server, s, "impatient", {"deploy": f"touch {started}; exec sleep 300\n"})
+    agents.append(a)
+    d = deploy(client, s, app)
+    until("the hook starts", started.exists)
+    a.process.send_signal(signal.SIGTERM)
+    until("the first signal is taken", lambda: "SIGTERM: finishing the running command" in a.read_log(), 10)
+    assert a.process.poll() is None, "the first SIGTERM lets the hook run"
+    a.process.send_signal(signal.SIGTERM)
+    assert a.stop() == 0
+    [c] = client.describe_commands(DeploymentId=d)["Commands"]
+    assert c["Status"] == "failed" and c["ExitCode"] == 128 + signal.SIGTERM
+    assert "stopped twice" in get(c["LogUrl"])[1]
+
+
+def test_a_long_output_keeps_its_end_and_says_what_was_cut(tmp_path, server, agents):
+    client = boto3_client(server)
+    s = stack(client)
+    app = site(client, s)
+    a = Agent(tmp_path, server, s, "chatty", {"deploy": "head -c 3000000 /dev/zero | tr '\\0' x; echo; echo THE END\n"})
+    agents.append(a)
+    d = deploy(client, s, app)
+    assert finished(client, d)["Status"] == "successful"
+    [c] = client.describe_commands(DeploymentId=d)["Commands"]
+    log = get(c["LogUrl"])[1]
+    assert log.endswith("x\nTHE END\n") and len(log.encode()) <= 1 << 20
+    first, rest = log.split("\n", 1)
+    assert first.startswith("owd agent: ") and "bytes of output cut" in first
+    assert set(rest[:-len("\nTHE END\n")]) == {"x"}
+
+
+class TLSProxy:
+    """https://127.0.0.1:PORT in front of owd serve (which speaks plain HTTP here): a
+    certificate made for the test, requests passed on as they came (Host included, so the
+    agent's signature still holds)."""
+
+    def __init__(self, folder, target_port):
+        import http.client
+        import http.server
+        import ssl
+        import threading
+        self.cert, key = str(folder / "proxy.pem"), str(folder / "proxy.key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", self.cert,
+                        "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True)
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                upstream = http.client.HTTPConnection("127.0.0.1", target_port, timeout=60)
+                upstream.putrequest("POST", self.path, skip_host=True, skip_accept_encoding=True)
+                for name, value in self.headers.items():
+                    if name.lower() not in ("connection", "content-length"):
+                        upstream.putheader(name, value)
+                upstream.putheader("Content-Length", str(len(body)))
+                upstream.endheaders(body)
+                answer = upstream.getresponse()
+                data = answer.read()
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("connection", "content-length", "transfer-encoding", "date", "server"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                upstream.close()
+
+            def log_message(self, *args):
+                pass
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert, key)
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        # A poll in flight when the test ends loses its upstream: not worth a traceback.
+        self.httpd.handle_error = lambda request, address: None
+        self.url = f"https://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class Through:
+    """What Agent needs of a server: its URL."""
+
+    def __init__(self, url):
+        self.url = url
+
+
+def test_an_https_endpoint_is_trusted_through_ca_file_or_insecure_skip_verify_and_refused_otherwise(tmp_path, server, agents):
+    client = boto3_client(server)
+    s = stack(client)
+    app = site(client, s)
+    proxy = TLSProxy(tmp_path, server.port)
+    try:
+        untrusted = Agent(tmp_path, Through(proxy.url), s, "untrusted", start=False)
+        untrusted.log = open(untrusted.log_path, "ab")
+        untrusted.process = subprocess.Popen(untrusted.command, stdout=subprocess.PIPE, stderr=untrusted.log, env=untrusted.env)
+        agents.append(untrusted)
+        until("the certificate is refused", lambda: "RegisterInstance failed:" in untrusted.read_log()
+              and "certificate" in untrusted.read_log(), 30)
+        assert not (untrusted.state / "instance.json").exists()
+        # Issue 20: refused, not retried: the agent exits 1 (a unit's Restart= tries again).
+        assert untrusted.process.wait(30) == 1
+        untrusted.stop()
+
+        trusted = Agent(tmp_path, Through(proxy.url), s, "trusted", {"deploy": "echo over tls\n"},
+                        args=("--ca-file", proxy.cert))
+        agents.append(trusted)
+        skipping = Agent(tmp_path, Through(proxy.url), s, "skipping", {"deploy": "echo unchecked\n"},
+                         args=("--insecure-skip-verify",))
+        agents.append(skipping)
+        assert "WARNING: --insecure-skip-verify" in skipping.read_log()
+        assert "WARNING" not in trusted.read_log()
+        d = deploy(client, s, app, InstanceIds=[trusted.instance, skipping.instance])
+        assert finished(client, d)["Status"] == "successful"
+        logs = {c["InstanceId"]: get(c["LogUrl"])[1] for c in client.describe_commands(DeploymentId=d)["Commands"]}
+        assert logs == {trusted.instance: "over tls\n", skipping.instance: "unchecked\n"}
+        for a in (trusted, skipping):
+            assert a.stop() == 0
+    finally:
+        proxy.close()

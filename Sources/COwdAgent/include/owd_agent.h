@@ -31,13 +31,18 @@ typedef struct owda_response {
 
 /* POSTs body to url with headers ("Name: value" each) on the client's connection (opened
  * again when the server closed it). timeout_seconds bounds the whole transfer; when
- * *stop becomes nonzero the transfer is abandoned within about 100 ms (OWDA_ABORTED).
+ * *stop becomes nonzero the transfer is abandoned (OWDA_ABORTED): at once after
+ * owda_client_wake, else within a second.
  * OWDA_OK: out->status and out->body are set, whatever the status. Not thread-safe: one
  * client per thread. */
 int owda_post(owda_client *client, const char *url, const char *const *headers, size_t header_count,
               const void *body, size_t body_len, long timeout_seconds, const volatile int *stop,
               owda_response *out);
 void owda_response_free(owda_response *response);
+
+/* Wakes the client's transfer in progress (if any) so that it looks at *stop: the one call
+ * that may come from another thread. */
+void owda_client_wake(owda_client *client);
 
 /* Starts path (no arguments) with envp, in cwd, stdin /dev/null, stdout and stderr both
  * the write end of one pipe whose read end is *out_fd (O_CLOEXEC, nonblocking), in a new
