@@ -13,6 +13,22 @@ extension Store {
     static let pollCheckNanoseconds: Int64 = 10_000_000
 
     func pollCommands(_ r: PollCommandsRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
+        // In process, the caller's thread waits (a server waits without one: PollWaiter).
+        let poll = try startPoll(r, access)
+        if let commands = poll.commands { return try Store.json(WaitingPoll.answer(commands)) }
+        while true {
+            let generation = engine.commits.generation
+            if let commands = try poll.look() { return try Store.json(WaitingPoll.answer(commands)) }
+            let left = poll.deadline - monotonicNanoseconds()
+            if left <= 0 { return try Store.json(WaitingPoll.answer([])) }
+            engine.commits.wait(after: generation, nanoseconds: min(left, Store.pollCheckNanoseconds))
+        }
+    }
+
+    /// PollCommands up to the wait: the request's checks, the agent recorded as seen, and
+    /// a first look. The poll, with `commands` set when they are its answer already (found,
+    /// or WaitTimeSeconds 0), else to be looked at again (`look`) until its deadline.
+    func startPoll(_ r: PollCommandsRequest, _ access: Access) throws -> WaitingPoll {
         let wait = r.waitTimeSeconds ?? 0
         guard (0...Store.maxPollWait).contains(wait) else {
             throw OwdError.validation("WaitTimeSeconds must be between 0 and \(Store.maxPollWait), not \(wait)")
@@ -28,22 +44,20 @@ extension Store {
             s.bind(1, at).bind(2, instanceID)
             try s.run()
         }
-        let deadline = monotonicNanoseconds() + wait * 1_000_000_000
-        var version: Int64? = nil
-        while true {
-            let generation = engine.commits.generation
-            let seen = try engine.storeVersion()
-            if version != seen {
-                version = seen
-                let commands = try engine.read { c in try pendingCommands(c, instanceID) }
-                if !commands.isEmpty || monotonicNanoseconds() >= deadline {
-                    return try Store.json(.object([("Commands", .list(commands))]))
-                }
-            }
-            let left = deadline - monotonicNanoseconds()
-            if left <= 0 { return try Store.json(.object([("Commands", .list([]))])) }
-            engine.commits.wait(after: generation, nanoseconds: min(left, Store.pollCheckNanoseconds))
-        }
+        let poll = WaitingPoll(store: self, instanceID: instanceID,
+                               deadline: monotonicNanoseconds() + wait * 1_000_000_000)
+        let commands = try poll.look() ?? []
+        if !commands.isEmpty || wait == 0 { poll.commands = commands }
+        return poll
+    }
+
+    /// PollCommands for a server that waits without holding a thread: `.answered` with the
+    /// answer's text (malloc'd) when it needs no wait, else `.waiting` for a PollWaiter.
+    public func startPollCommands(_ request: UnsafePointer<json_t>?) throws -> PollStart {
+        let value = try validated(.pollCommands, request)
+        let poll = try startPoll(PollCommandsRequest(value), Access(operation: .pollCommands, caller: caller))
+        if let commands = poll.commands { return .answered(try WaitingPoll.text(commands)) }
+        return .waiting(poll)
     }
 
     /// The instance's pending, not yet acknowledged commands, oldest first, with what

@@ -51,8 +51,8 @@ struct Serve: ParsableCommand {
     @Option(help: ArgumentHelp("Where clients reach this server, for the commands' log URLs (default: http://HOST:PORT).", valueName: "url"))
     var publicUrl: String?
 
-    @Option(help: ArgumentHelp("HTTP threads for agents' waiting PollCommands calls, beside --threads; past them a poll answers at once.", valueName: "n"))
-    var pollThreads = 32
+    @Option(help: ArgumentHelp("Agents' PollCommands calls that may wait at once (a waiting poll holds its connection, no thread); past them a poll answers at once.", valueName: "n"))
+    var maxWaitingPolls = 512
 
     @Option(help: .hidden)
     var idleTimeout = 30
@@ -70,7 +70,7 @@ struct Serve: ParsableCommand {
         guard (1...64).contains(threads) else { throw ValidationError("--threads must be 1...64") }
         guard !region.isEmpty else { throw ValidationError("--region must not be empty") }
         guard (1...86400).contains(connectionLostAfter) else { throw ValidationError("--connection-lost-after must be 1...86400 seconds") }
-        guard (0...1024).contains(pollThreads) else { throw ValidationError("--poll-threads must be 0...1024") }
+        guard (0...1000).contains(maxWaitingPolls) else { throw ValidationError("--max-waiting-polls must be 0...1000") }
         if let publicUrl, !(publicUrl.hasPrefix("http://") || publicUrl.hasPrefix("https://")) {
             throw ValidationError("--public-url must start with http:// or https://")
         }
@@ -106,9 +106,9 @@ struct Serve: ParsableCommand {
         options.host = host
         options.port = UInt16(port)
         options.idleTimeout = UInt32(idleTimeout)
-        options.threads = UInt32(threads + pollThreads)
+        options.threads = UInt32(threads)
         let endpoint = Endpoint(store: opened!, verifier: verifier)
-        endpoint.waitingPollLimit = pollThreads
+        endpoint.waitingPollLimit = maxWaitingPolls
         let signer = LogURLSigner()
         endpoint.serveLogs(signer)
         var server: Server?
@@ -132,6 +132,8 @@ struct Serve: ParsableCommand {
         while sigwait(&signals, &received) != 0 {}
         let name = received == SIGINT ? "SIGINT" : "SIGTERM"
         server!.quiesce()
+        // Waiting polls answer now (empty: their agents poll again, and find the server gone).
+        server!.finishWaitingPolls()
         let pending = server!.inFlight
         log.write("owd: \(name): stopped accepting connections; finishing \(pending) request(s) in flight\n")
         var waited = 0

@@ -127,9 +127,17 @@ public final class Server {
 
     public var inFlight: UInt32 { owdh_in_flight(server) }
 
+    /// Answers every waiting poll at once (empty: its agent polls again), and later ones
+    /// without a wait: for a prompt stop.
+    public func finishWaitingPolls() {
+        Unmanaged<Context>.fromOpaque(context.toOpaque()).takeUnretainedValue().endpoint.finishWaitingPolls()
+    }
+
     /// Closes every connection (after `quiesce` and the wait for requests in flight).
     public func stop() {
         guard let s = server else { return }
+        // No connection may stay suspended past owdh_stop: every waiting poll is answered first.
+        finishWaitingPolls()
         server = nil
         owdh_stop(s)
         context.release()
@@ -138,9 +146,10 @@ public final class Server {
     deinit { stop() }
 }
 
-/// The C callback: one request in, one response out.
+/// The C callback: one request in, one response out now, or (a waiting PollCommands) later
+/// through its ticket, from the poll waiter's thread.
 private func serveOne(_ context: UnsafeMutableRawPointer?, _ request: UnsafePointer<owdh_request>?,
-                      _ response: UnsafeMutablePointer<owdh_response>?) {
+                      _ response: UnsafeMutablePointer<owdh_response>?, _ ticket: OpaquePointer?) {
     guard let context, let request, let response else { return }
     var started = timespec()
     clock_gettime(CLOCK_MONOTONIC, &started)
@@ -166,14 +175,34 @@ private func serveOne(_ context: UnsafeMutableRawPointer?, _ request: UnsafePoin
                            headers: fields(r.headers, r.header_count),
                            body: UnsafeRawBufferPointer(start: r.body, count: r.body_len),
                            refused: r.refused)
-    let out = c.endpoint.handle(http)
-    response.pointee.status = out.status
-    response.pointee.content = out.json ? Int32(OWDH_JSON) : Int32(OWDH_TEXT)
-    response.pointee.body = out.body
-    response.pointee.body_len = out.count
-    copy(out.requestID, into: &response.pointee.request_id)
-    copy(out.errorType ?? "", into: &response.pointee.error_type)
-    c.log.record(out, started: started)
+    let log = c.log
+    if let ticket {
+        let now = c.endpoint.handle(http) { out in
+            var answer = owdh_response()
+            fill(&answer, out)
+            owdh_answer(ticket, &answer)
+            log.record(out, started: started)
+        }
+        guard let now else {
+            response.pointee.deferred = 1
+            return
+        }
+        fill(&response.pointee, now)
+        log.record(now, started: started)
+    } else {
+        let out = c.endpoint.handle(http)
+        fill(&response.pointee, out)
+        log.record(out, started: started)
+    }
+}
+
+private func fill(_ response: inout owdh_response, _ out: HTTPResponse) {
+    response.status = out.status
+    response.content = out.json ? Int32(OWDH_JSON) : Int32(OWDH_TEXT)
+    response.body = out.body
+    response.body_len = out.count
+    copy(out.requestID, into: &response.request_id)
+    copy(out.errorType ?? "", into: &response.error_type)
 }
 
 private func copy<T>(_ s: String, into field: inout T) {
