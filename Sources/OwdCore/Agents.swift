@@ -162,6 +162,29 @@ extension Store {
         }
     }
 
+    /// The key that signs this store's log URLs: `candidate` (random bytes the caller drew)
+    /// the first time, kept in the store, and the kept one ever after, so that URLs signed
+    /// before a restart still work after it, and on every server sharing the store. Kept
+    /// in `meta` (as a BLOB: that column's INTEGER affinity converts no BLOB), which no
+    /// answer, export or log reads. Whoever can read the store can read its logs anyway,
+    /// so the key protects nothing the store itself does not already hold.
+    public func logURLKey(candidate: [UInt8]) throws -> [UInt8] {
+        guard candidate.count >= 16 else { throw OwdError.invalidArgument("a log URL key needs at least 16 bytes") }
+        return try engine.write { c, _ in
+            let put = try c.prepare("INSERT INTO meta(key, value) VALUES('log_url_key', ?) ON CONFLICT(key) DO NOTHING")
+            _ = candidate.withUnsafeBytes { sqlite3_bind_blob(put.stmt, 1, $0.baseAddress, Int32($0.count), csqlite_transient()) }
+            try put.run()
+            let get = try c.prepare("SELECT value FROM meta WHERE key='log_url_key'")
+            defer { get.reset() }
+            guard try get.step(), sqlite3_column_type(get.stmt, 0) == SQLITE_BLOB,
+                  let p = sqlite3_column_blob(get.stmt, 0) else {
+                throw OwdError.store("the store's log URL key is not a key")
+            }
+            let n = Int(sqlite3_column_bytes(get.stmt, 0))
+            return Array(UnsafeRawBufferPointer(start: p, count: n))
+        }
+    }
+
     /// Makes the answers of this store (every handle on it) give a command with a stored
     /// log the URL `url(commandID)` as its LogUrl (set once, before serving).
     public func serveLogs(_ url: @escaping @Sendable (String) -> String) {

@@ -109,7 +109,13 @@ struct Serve: ParsableCommand {
         options.threads = UInt32(threads)
         let endpoint = Endpoint(store: opened!, verifier: verifier)
         endpoint.waitingPollLimit = maxWaitingPolls
-        let signer = LogURLSigner()
+        // The log URLs' key is the store's (made once, kept there): URLs outlive a restart.
+        let signer: LogURLSigner
+        do {
+            signer = LogURLSigner(key: try opened!.logURLKey(candidate: LogURLSigner.randomKey()))
+        } catch let e as OwdError {
+            fail("cannot read the log URL key of store \(store): \(e.message)")
+        }
         endpoint.serveLogs(signer)
         var server: Server?
         do {

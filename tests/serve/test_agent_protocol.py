@@ -189,3 +189,41 @@ def test_sigterm_answers_waiting_polls_at_once_and_the_server_exits_0(tmp_path):
     assert time.monotonic() - started < 10, "the server waited for the polls' 20 s"
     assert got == {b: [] for b in boxes}
     assert "still in flight after 10 s" not in s.read_log()
+
+
+def test_a_log_url_works_after_the_server_restarts_and_its_key_is_in_no_answer_or_log(tmp_path):
+    """The signing key is the store's, made once: a restarted server (or a second one on the
+    same store) accepts the URLs the first one made; a forged one stays 403."""
+    first = Server(tmp_path, auth=False)
+    main = http.client.HTTPConnection(first.host, first.port, timeout=30)
+    st = raw_call(main, "CreateStack", Name="logs", Region="us-east-1", ServiceRoleArn=ROLE,
+                  DefaultInstanceProfileArn=PROFILE)["StackId"]
+    box = raw_call(main, "RegisterInstance", StackId=st, Hostname="a")["InstanceId"]
+    d = raw_call(main, "CreateDeployment", StackId=st, Command={"Name": "configure"})["DeploymentId"]
+    [c] = raw_call(main, "PollCommands", InstanceId=box)["Commands"]
+    raw_call(main, "AcknowledgeCommand", CommandId=c["CommandId"])
+    raw_call(main, "CompleteCommand", CommandId=c["CommandId"], Status="successful", ExitCode=0, Log="kept\n")
+    [described] = raw_call(main, "DescribeCommands", DeploymentId=d)["Commands"]
+    url = described["LogUrl"]
+    assert get(url) == (200, "kept\n")
+    main.close()
+    assert first.stop() == 0
+
+    second = Server(tmp_path, auth=False, store=first.store)
+    again = http.client.HTTPConnection(second.host, second.port, timeout=30)
+    try:
+        moved = url.replace(f":{first.port}/", f":{second.port}/")
+        assert get(moved) == (200, "kept\n")
+        assert get(moved[:-1] + ("0" if moved[-1] != "0" else "1")) == (403, "Forbidden\n")
+        # The URL the restarted server gives is signed with the same key: same signature for the same expiry.
+        [now] = raw_call(again, "DescribeCommands", DeploymentId=d)["Commands"]
+        assert get(now["LogUrl"]) == (200, "kept\n")
+    finally:
+        again.close()
+        assert second.stop() == 0
+    # The key is in the store only: not in a log line of either server.
+    import sqlite3
+    key = sqlite3.connect(first.store).execute("SELECT value FROM meta WHERE key='log_url_key'").fetchone()[0]
+    assert isinstance(key, bytes) and len(key) == 32
+    for text in (first.read_log(), second.read_log()):
+        assert key.hex() not in text and key.hex().upper() not in text
