@@ -475,7 +475,12 @@ extension Store {
         let total = files.reduce(Int64(0)) { $0 + Int64($1.1.size) }
         var summary = TransferSummary()
         let known = KnownParents()
-        try engine.write { c, change in
+        try engine.write(deferCacheLoad: true) { c, change in
+            // A big import's pages stay in memory until the commit rather than spilling
+            // into the WAL and being read back (SQLite's default cache is 2 MiB).
+            let cacheSize = try c.scalar("PRAGMA cache_size")
+            try c.prepare("PRAGMA cache_size=-\(Store.importCacheKiB)").run()
+            defer { try? c.prepare("PRAGMA cache_size=\(cacheSize)").run() }
             var done: Int64 = 0
             var seen = 0
             var scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: 4096)
@@ -777,6 +782,9 @@ extension Store {
             return try resourceJSON(resource, s, filtered: false)
         }
     }
+
+    /// The page cache of an import's transaction, KiB.
+    static let importCacheKiB = 262_144
 
     static let insertDeployment = """
         INSERT OR IGNORE INTO deployments(id, stack_id, app_id, created_at, completed_at, status, command, args,
