@@ -23,14 +23,15 @@ TEST_TARGETS := test-swift
 .PHONY: all build deps demo test test-swift install clean print-version
 all: build
 
-# System packages: jansson and SQLite headers, valgrind for the C tests; libmicrohttpd and
-# libcrypto (OpenSSL) for the owd program only (libowd.so links neither).
+# System packages: jansson and SQLite headers, valgrind for the C tests; libmicrohttpd,
+# libcrypto (OpenSSL) and libcurl for the owd program only (libowd.so links none of them).
 deps:
 	@missing=""; \
 	[ -f /usr/include/jansson.h ] || missing="$$missing libjansson-dev"; \
 	[ -f /usr/include/sqlite3.h ] || missing="$$missing libsqlite3-dev"; \
 	[ -f /usr/include/microhttpd.h ] || missing="$$missing libmicrohttpd-dev"; \
 	[ -f /usr/include/openssl/hmac.h ] || missing="$$missing libssl-dev"; \
+	ls /usr/include/curl/curl.h /usr/include/*/curl/curl.h >/dev/null 2>&1 || missing="$$missing libcurl4-openssl-dev"; \
 	command -v valgrind >/dev/null || missing="$$missing valgrind"; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
 	if [ -n "$$missing" ]; then \
@@ -57,6 +58,8 @@ demo: $(RELEASE)/example-deployments
 	  echo "== examples/python/deployments.py"; \
 	  OWD_LIBRARY=$(CURDIR)/$(LIB) PYTHONPATH=bindings/python $(PYTHON) examples/python/deployments.py; \
 	fi
+	@# The whole loop: owd serve, two owd agents, a deployment through boto3 (mk/agent.mk).
+	@$(MAKE) --no-print-directory demo-agent
 
 test-swift: | deps
 	$(SWIFT) test

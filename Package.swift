@@ -9,6 +9,7 @@ import PackageDescription
 //   COwdHTTP, COwdCrypto, COwdModel   libmicrohttpd, libcrypto (SHA-256, HMAC) and the
 //                      embedded OpsWorks model: the owd program's only (libowd.so links none)
 //   OwdServer          `owd serve`'s endpoint (section 13): SigV4, routing, error mapping
+//   COwdAgent, OwdAgent  `owd agent` (section 14): libcurl, starting hooks; the agent's loop
 //   OwdProgram         the `owd` executable (product owd-program; the Makefile names it owd)
 let package = Package(
     name: "owd",
@@ -32,13 +33,16 @@ let package = Package(
         // files.S .incbin's the model by paths from the repository root.
         .target(name: "COwdModel", cSettings: [.unsafeFlags(["-I", Context.packageDirectory])]),
         .target(name: "OwdServer", dependencies: ["OwdCore", "CJansson", "COwdHTTP", "COwdCrypto", "COwdModel"]),
+        .target(name: "COwdAgent", linkerSettings: [.linkedLibrary("curl")]),
+        .target(name: "OwdAgent", dependencies: ["OwdServer", "OwdCore", "CJansson", "COwdAgent"]),
         .executableTarget(name: "OwdProgram", dependencies: [
-            "OwdServer", "OwdCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "OwdAgent", "OwdServer", "OwdCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // libFuzzer's driver with -DOWD_FUZZ (make fuzz-serve); a replayer of inputs otherwise.
         .executableTarget(name: "OwdServeFuzz", dependencies: ["OwdServer", "OwdCore", "CJansson"]),
         .testTarget(name: "OwdCoreTests", dependencies: ["OwdCore", "CJansson"], exclude: ["Fixtures"]),
         .testTarget(name: "OwdServerTests", dependencies: ["OwdServer", "OwdCore", "CJansson"], exclude: ["Fixtures"]),
+        .testTarget(name: "OwdAgentTests", dependencies: ["OwdAgent", "OwdServer", "OwdCore"]),
     ],
     swiftLanguageModes: [.v5]
 )

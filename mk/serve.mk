@@ -56,8 +56,9 @@ test-serve: $(OWD_PROGRAM) $(LIB) $(SERVE_VENV)/.ready | serve-deps
 	@rm -rf .build/serve-install && $(MAKE) --no-print-directory -s install-program PREFIX=$(CURDIR)/.build/serve-install
 	@.build/serve-install/bin/owd --help | grep -q 'owd serve\|serve ' || { echo "installed owd does not run"; exit 1; }
 	@! ldd .build/serve-install/bin/owd | grep -q 'libswift' || { echo "installed owd needs Swift's runtime"; exit 1; }
-	@echo "== libowd.so gains no dependency from the program (libmicrohttpd, libcrypto)"
-	@! readelf -d $(LIB) | grep NEEDED | grep -E 'microhttpd|crypto|ssl' || { echo "libowd.so links the server's libraries"; exit 1; }
+	@echo "== libowd.so gains no dependency from the program (libmicrohttpd, libcrypto, libcurl)"
+	@! readelf -d $(LIB) | grep NEEDED | grep -E 'microhttpd|crypto|ssl|curl' || { echo "libowd.so links the program's libraries"; exit 1; }
+	@readelf -d $(OWD_PROGRAM) | grep NEEDED | grep -q 'libcurl' || { echo "the owd program does not link libcurl (owd agent)"; exit 1; }
 	@echo "== tests/serve"
 	cd tests/serve && OWD_PROGRAM=$(CURDIR)/$(OWD_PROGRAM) OWD_GO_CACHE=$(CURDIR)/.build/go-cache \
 	  $(CURDIR)/$(SERVE_VENV)/bin/python -m pytest -q -p no:cacheprovider --rootdir=. . ; \

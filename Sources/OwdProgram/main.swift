@@ -1,4 +1,5 @@
 import ArgumentParser
+import OwdAgent
 import OwdCore
 import OwdServer
 #if canImport(Glibc)
@@ -10,7 +11,7 @@ struct OwdCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "owd",
         abstract: "AWS OpsWorks Stacks' API, self-hosted.",
-        subcommands: [Serve.self, Export.self, Import.self, ModelCommand.self])
+        subcommands: [Serve.self, AgentCommand.self, Export.self, Import.self, ModelCommand.self])
 }
 
 struct Serve: ParsableCommand {
@@ -57,6 +58,10 @@ struct Serve: ParsableCommand {
     @Option(help: .hidden)
     var idleTimeout = 30
 
+    /// Seconds a log URL works (tests of expiry; 3600 as section 14 says otherwise).
+    @Option(help: .hidden)
+    var logUrlLifetime = 3600
+
     /// The HTTP thread pool: one epoll thread per core by default.
     @Option(help: .hidden)
     var threads = max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
@@ -71,6 +76,7 @@ struct Serve: ParsableCommand {
         guard !region.isEmpty else { throw ValidationError("--region must not be empty") }
         guard (1...86400).contains(connectionLostAfter) else { throw ValidationError("--connection-lost-after must be 1...86400 seconds") }
         guard (0...1000).contains(maxWaitingPolls) else { throw ValidationError("--max-waiting-polls must be 0...1000") }
+        guard (1...86400).contains(logUrlLifetime) else { throw ValidationError("--log-url-lifetime must be 1...86400 seconds") }
         if let publicUrl, !(publicUrl.hasPrefix("http://") || publicUrl.hasPrefix("https://")) {
             throw ValidationError("--public-url must start with http:// or https://")
         }
@@ -112,7 +118,7 @@ struct Serve: ParsableCommand {
         // The log URLs' key is the store's (made once, kept there): URLs outlive a restart.
         let signer: LogURLSigner
         do {
-            signer = LogURLSigner(key: try opened!.logURLKey(candidate: LogURLSigner.randomKey()))
+            signer = LogURLSigner(key: try opened!.logURLKey(candidate: LogURLSigner.randomKey()), validFor: Int64(logUrlLifetime))
         } catch let e as OwdError {
             fail("cannot read the log URL key of store \(store): \(e.message)")
         }
@@ -159,6 +165,122 @@ struct Serve: ParsableCommand {
         let text = "owd: \(message)\n"
         _ = text.withCString { write(2, $0, strlen($0)) }
         Glibc.exit(1)
+    }
+}
+
+struct AgentCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent",
+        abstract: "Run the commands of one instance: each deployment's hook, reported back (behaviour.md section 14).",
+        discussion: """
+        The first start registers the instance (RegisterInstance) and keeps its ID in \
+        STATE-DIR/instance.json; later starts reuse it. Then it polls PollCommands (WaitTimeSeconds \
+        20, also while a hook runs) and runs each command, one at a time, oldest first: \
+        AcknowledgeCommand, then HOOKS/<Type> (deploy, setup, configure, undeploy, ...) with stdin \
+        /dev/null, in a fresh working folder under STATE-DIR/work, in its own process group, with \
+        OWD_COMMAND, OWD_COMMAND_ID, OWD_DEPLOYMENT_ID, OWD_STACK_ID, OWD_INSTANCE_ID, OWD_APP_ID (app \
+        commands) and OWD_CONTEXT (a 0600 JSON file: the command as PollCommands gave it, Args, \
+        CustomJson and the app with its secrets; removed after the hook); then CompleteCommand: \
+        successful (exit 0), failed (another exit, a signal, --command-timeout) or skipped (no \
+        executable hook), with ExitCode and the output (stdout and stderr together; the last \
+        1 MiB). After a crash, the next start fails the commands that were running. Credentials: \
+        AWS_PROFILE's profile of the shared credentials file (AWS_SHARED_CREDENTIALS_FILE, \
+        ~/.aws/credentials; refused when others can read it), else AWS_ACCESS_KEY_ID and \
+        AWS_SECRET_ACCESS_KEY (AWS_SESSION_TOKEN), else the file's default profile. Once \
+        running, stdout says `owd agent: instance ID polling URL`; stderr has one line per \
+        command and per event. SIGTERM or SIGINT: finish the running hook (a second one \
+        stops it now), report it, exit 0. See docs/agent.md.
+        """)
+
+    @Option(help: ArgumentHelp("The owd serve endpoint (http:// or https://).", valueName: "url"))
+    var endpoint: String
+
+    @Option(help: ArgumentHelp("The stack the instance belongs to.", valueName: "id"))
+    var stackId: String
+
+    @Option(help: ArgumentHelp("The folder of the hooks: an executable per command type (deploy, setup, ...).", valueName: "dir"))
+    var hooks: String
+
+    @Option(help: ArgumentHelp("The agent's own folder (created 0700): the instance ID, the commands' working folders.", valueName: "dir"))
+    var stateDir: String
+
+    @Option(help: ArgumentHelp("The instance's hostname at registration (default: the machine's).", valueName: "name"))
+    var hostname: String?
+
+    @Option(help: ArgumentHelp("The region to sign for (default: AWS_REGION, AWS_DEFAULT_REGION, else us-east-1).", valueName: "region"))
+    var region: String?
+
+    @Option(help: ArgumentHelp("A hook running longer is stopped (SIGTERM to its process group, SIGKILL 10 s later) and failed.", valueName: "seconds"))
+    var commandTimeout: Double = 3600
+
+    @Option(help: ArgumentHelp("The PEM certificates to trust for an https endpoint (default: the system's store).", valueName: "file"))
+    var caFile: String?
+
+    @Flag(help: "Do not check the https endpoint's certificate (tests only; the agent warns at every start).")
+    var insecureSkipVerify = false
+
+    /// Seconds between the timeout's SIGTERM and SIGKILL.
+    @Option(help: .hidden)
+    var killGrace: Double = 10
+
+    /// Polls on one kept connection instead of a new one per request (see Agent.run).
+    @Flag(help: .hidden)
+    var keepAlive = false
+
+    func validate() throws {
+        guard commandTimeout > 0, commandTimeout <= 7 * 86400 else { throw ValidationError("--command-timeout must be more than 0 and at most 604800 seconds") }
+        guard killGrace >= 0, killGrace <= 3600 else { throw ValidationError("--kill-grace must be 0...3600 seconds") }
+        guard !stackId.isEmpty else { throw ValidationError("--stack-id must not be empty") }
+        if let hostname, hostname.isEmpty { throw ValidationError("--hostname must not be empty") }
+        if let caFile, access(caFile, R_OK) != 0 { throw ValidationError("--ca-file \(caFile): cannot read it") }
+        var st = stat()
+        guard stat(hooks, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { throw ValidationError("--hooks \(hooks) is not a folder") }
+    }
+
+    func run() throws {
+        var environment: [String: String] = [:]
+        var inherited: [String] = []
+        var e = environ
+        while let p = e.pointee {
+            let entry = String(cString: p)
+            if let eq = entry.firstIndex(of: "=") {
+                let name = String(entry[..<eq])
+                environment[name] = String(entry[entry.index(after: eq)...])
+                // The hooks do not get the agent's credentials, nor OWD_* from outside.
+                if !["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"].contains(name)
+                    && !name.hasPrefix("OWD_") {
+                    inherited.append(entry)
+                }
+            }
+            e += 1
+        }
+        let url: OwdAgent.Endpoint
+        let credentials: AgentCredentials
+        do {
+            url = try OwdAgent.Endpoint(endpoint)
+            credentials = try AgentCredentials.resolve(environment)
+        } catch let f as AgentFailure {
+            printError(f.description)
+            Glibc.exit(1)
+        } catch let f as AgentCredentials.Failure {
+            printError(f.description)
+            Glibc.exit(1)
+        }
+        var name = hostname
+        if name == nil {
+            var buffer = [CChar](repeating: 0, count: 256)
+            name = gethostname(&buffer, buffer.count - 1) == 0 ? String(cString: buffer) : "localhost"
+        }
+        let signingRegion = region ?? [environment["AWS_REGION"], environment["AWS_DEFAULT_REGION"]]
+            .compactMap { $0 }.first { !$0.isEmpty } ?? "us-east-1"
+        var options = Agent.Options(endpoint: url, stackID: stackId, hooks: hooks, stateDir: stateDir, hostname: name!,
+                                    region: signingRegion, credentials: credentials, environment: inherited)
+        options.commandTimeout = commandTimeout
+        options.killGrace = killGrace
+        options.caFile = caFile
+        options.insecure = insecureSkipVerify
+        options.keepAlive = keepAlive
+        Glibc.exit(Agent(options).run())
     }
 }
 

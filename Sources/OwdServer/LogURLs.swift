@@ -12,6 +12,8 @@ import Glibc
 /// refused URL (forged, altered, expired, malformed) gets the same 403 and body.
 public final class LogURLSigner: @unchecked Sendable {
     public static let lifetime: Int64 = 3600
+    /// How long a URL works: `lifetime`, unless a test made it shorter.
+    public let validFor: Int64
     public static let prefix = "/logs/"
 
     let key: [UInt8]
@@ -30,7 +32,9 @@ public final class LogURLSigner: @unchecked Sendable {
     }
 
     /// `key` nil: a random one, for this object only (`owd serve` passes the store's).
-    public init(key: [UInt8]? = nil, clock: @escaping @Sendable () -> Int64 = { Int64(time(nil)) }) {
+    public init(key: [UInt8]? = nil, validFor: Int64 = LogURLSigner.lifetime,
+                clock: @escaping @Sendable () -> Int64 = { Int64(time(nil)) }) {
+        self.validFor = validFor
         self.key = key ?? LogURLSigner.randomKey()
         self.clock = clock
         pthread_mutex_init(lock, nil)
@@ -51,9 +55,9 @@ public final class LogURLSigner: @unchecked Sendable {
         Hex.encode(hmac(key, Array("owd-log\n\(commandID)\n\(expires)".utf8)))
     }
 
-    /// The URL of a command's log, valid for `lifetime` seconds from now.
+    /// The URL of a command's log, valid for `validFor` seconds from now.
     public func url(_ commandID: String) -> String {
-        let expires = String(clock() + LogURLSigner.lifetime)
+        let expires = String(clock() + validFor)
         return "\(baseURL)\(LogURLSigner.prefix)\(commandID)?Expires=\(expires)&Signature=\(signature(commandID[...], expires[...]))"
     }
 

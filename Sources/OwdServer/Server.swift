@@ -33,6 +33,9 @@ public final class RequestLog: @unchecked Sendable {
         return s
     }
 
+    /// `t` (Unix seconds) as the log lines show it: 2026-12-01T14:03:00Z.
+    public static func timestamp(_ t: Int64) -> String { Time.line(t) }
+
     public func write(_ text: String) {
         var t = text
         t.withUTF8 { b in

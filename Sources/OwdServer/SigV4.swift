@@ -321,6 +321,51 @@ public final class SigV4Verifier: Sendable {
     }
 }
 
+/// The client's half (`owd agent`): signs a request with the same canonical request,
+/// string to sign and signing key the verifier computes, so the two cannot drift apart.
+public struct SigV4Signer: Sendable {
+    public let accessKeyID: String
+    let secretAccessKey: String
+    public let sessionToken: String?
+    public let region: String
+    public let service: String
+
+    public init(accessKeyID: String, secretAccessKey: String, sessionToken: String? = nil, region: String,
+                service: String = "opsworks") {
+        self.accessKeyID = accessKeyID
+        self.secretAccessKey = secretAccessKey
+        self.sessionToken = sessionToken
+        self.region = region
+        self.service = service
+    }
+
+    /// `headers` (which must hold Host) plus X-Amz-Date, X-Amz-Security-Token (with a
+    /// session token) and Authorization, every header signed, for a request at `time`
+    /// (Unix seconds).
+    public func sign(method: String, path: String, query: [(String, String)] = [], headers: [(String, String)],
+                     body: UnsafeRawBufferPointer, time: Int64) -> [(String, String)] {
+        let amzDate = SigV4Verifier.amzDate(time)
+        var all = headers
+        all.append(("X-Amz-Date", amzDate))
+        if let sessionToken { all.append(("X-Amz-Security-Token", sessionToken)) }
+        var names: [String] = []
+        for (n, _) in all {
+            let lower = n.lowercased()
+            if !names.contains(lower) { names.append(lower) }
+        }
+        names.sort()
+        let request = SignedRequest(method: method, path: path, query: query, headers: all, body: body)
+        let day = String(amzDate.prefix(8))
+        let scope = "\(day)/\(region)/\(service)/aws4_request"
+        let creq = SigV4Verifier.canonicalBytes(request, signedHeaders: names)
+        let sts = SigV4Verifier.stringToSignBytes(amzDate: amzDate, scope: scope, canonicalRequest: creq)
+        let key = SigV4Verifier.signingKey(secret: secretAccessKey, day: day, region: region, service: service)
+        let signature: String = Hex.encode(hmac(key, sts))
+        all.append(("Authorization", "AWS4-HMAC-SHA256 Credential=\(accessKeyID)/\(scope), SignedHeaders=\(names.joined(separator: ";")), Signature=\(signature)"))
+        return all
+    }
+}
+
 /// Signing keys by access key: read on every request from every server thread, written
 /// once a day per key, so a read-write lock (a mutex was contended under load).
 final class KeyCache: @unchecked Sendable {

@@ -179,3 +179,51 @@ struct Vector {
         return Vector(request: SignedRequest(method: String(line[0]), path: String(pathAndQuery[0]), query: query, headers: headers, body: empty), body: body)
     }
 }
+
+/// The client's signer (owd agent) computes with the verifier's own canonical forms: each
+/// of AWS's vectors, signed from its unsigned headers at AWS's time, gets AWS's
+/// Authorization, and what it signs the verifier accepts.
+@Suite("SigV4: the signer")
+struct SigV4SignerTests {
+    static let signer = SigV4Signer(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                                    region: "us-east-1", service: "service")
+
+    @Test("each vector signed from scratch has AWS's Authorization", arguments: SigV4VectorTests.names)
+    func vector(_ name: String) throws {
+        let parsed = try Vector.parse(try SigV4VectorTests.file(name, "sreq"))
+        let expected = parsed.request.header("authorization")!.drop { $0 == " " }
+        let unsigned = parsed.request.headers.filter { !["authorization", "x-amz-date"].contains($0.0.lowercased()) }
+        let signed = parsed.body.withUnsafeBytes { body in
+            SigV4SignerTests.signer.sign(method: parsed.request.method, path: parsed.request.path, query: parsed.request.query,
+                                         headers: unsigned, body: body, time: SigV4VectorTests.signedAt)
+        }
+        #expect(signed.last?.0 == "Authorization")
+        #expect(signed.last?.1 == String(expected))
+        #expect(signed.contains { $0 == ("X-Amz-Date", "20150830T123600Z") })
+    }
+
+    @Test("a signed JSON 1.1 request, with a session token, verifies; a changed body or another secret does not")
+    func roundTrip() {
+        let now: Int64 = 1_790_000_000
+        let credential = Credential(accessKeyID: "AKIAAGENT", secretAccessKey: "agent/SECRET", iamUserArn: nil)
+        let verifier = SigV4Verifier(region: "eu-west-1", credentials: [credential], clock: { now })
+        let signer = SigV4Signer(accessKeyID: "AKIAAGENT", secretAccessKey: "agent/SECRET", sessionToken: "token+/=",
+                                 region: "eu-west-1")
+        let body = Array(#"{"InstanceId":"i-1","WaitTimeSeconds":20}"#.utf8)
+        let base = [("Host", "127.0.0.1:4566"), ("Content-Type", "application/x-amz-json-1.1"),
+                    ("X-Amz-Target", "OpsWorks_20130218.PollCommands")]
+        body.withUnsafeBytes { b in
+            let headers = signer.sign(method: "POST", path: "/", headers: base, body: b, time: now)
+            #expect(headers.contains { $0 == ("X-Amz-Security-Token", "token+/=") })
+            #expect(headers.last!.1.contains("SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-amz-target,"))
+            #expect(verifier.verify(SignedRequest(method: "POST", path: "/", headers: headers, body: b)) == .success(credential))
+            let other = Array("{}".utf8)
+            other.withUnsafeBytes { o in
+                #expect(verifier.verify(SignedRequest(method: "POST", path: "/", headers: headers, body: o)).failureType == "InvalidSignatureException")
+            }
+            let wrong = SigV4Signer(accessKeyID: "AKIAAGENT", secretAccessKey: "agent/OTHER", region: "eu-west-1")
+                .sign(method: "POST", path: "/", headers: base, body: b, time: now)
+            #expect(verifier.verify(SignedRequest(method: "POST", path: "/", headers: wrong, body: b)).failureType == "InvalidSignatureException")
+        }
+    }
+}

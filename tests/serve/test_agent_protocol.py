@@ -1,7 +1,8 @@
 """Section 14 through owd serve: PollCommands' long-poll over HTTP, the logs and their
 signed URLs (fetched with no credentials; tampered ones 403), connection_lost after the
-server's configured interval. (A URL past its hour: OwdServerTests' LogURLTests, with a
-clock the test moves.)"""
+server's configured interval, an expired URL (the server's lifetime shortened; the hour
+itself: OwdServerTests' LogURLTests, with a clock the test moves), waiting polls that hold
+no thread, and log URLs that outlive a restart."""
 import http.client
 import json
 import threading
@@ -227,3 +228,26 @@ def test_a_log_url_works_after_the_server_restarts_and_its_key_is_in_no_answer_o
     assert isinstance(key, bytes) and len(key) == 32
     for text in (first.read_log(), second.read_log()):
         assert key.hex() not in text and key.hex().upper() not in text
+
+
+def test_a_log_url_past_its_expiry_is_403_like_a_forged_one(tmp_path):
+    # --log-url-lifetime (hidden, for this test) shortens section 14's hour to 3 s.
+    server = Server(tmp_path, "--log-url-lifetime", "3")
+    try:
+        client = boto3_client(server, OWNER)
+        s, box, app = registered(client)
+        d = client.create_deployment(StackId=s, AppId=app, Command={"Name": "deploy"}, InstanceIds=[box])["DeploymentId"]
+        [c] = client.poll_commands(InstanceId=box)["Commands"]
+        client.complete_command(CommandId=c["CommandId"], Status="successful", ExitCode=0, Log="done\n")
+        [described] = client.describe_commands(DeploymentId=d)["Commands"]
+        url = described["LogUrl"]
+        assert get(url) == (200, "done\n")
+        deadline = time.monotonic() + 15
+        while get(url) != (403, "Forbidden\n"):
+            assert time.monotonic() < deadline, "the URL still works past its expiry"
+            time.sleep(0.2)
+        # A new answer gives a new URL that works.
+        [again] = client.describe_commands(DeploymentId=d)["Commands"]
+        assert get(again["LogUrl"]) == (200, "done\n")
+    finally:
+        server.stop()
