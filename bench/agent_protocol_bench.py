@@ -1,52 +1,117 @@
 #!/usr/bin/env python3
-"""The agent protocol's server side, measured through owd serve (section 14): latency from
-CreateDeployment to the deployment's `successful`, with N agents that each long-poll
-(WaitTimeSeconds 20), acknowledge and complete at once (a no-op hook), and deployments per
-second through one server. The agents here are boto3 threads in one process (owd agent
-is not built yet): the figures include botocore's own cost per call (signing, parsing),
-which is most of them.
+"""`make bench-agent` (issue 16, section 14): the agent protocol's speed through one owd serve.
 
-    .build/venv-serve/bin/python bench/agent_protocol_bench.py --owd .build/release/owd [--rounds 50]
+- Latency from CreateDeployment to the deployment's `successful`, with 1 and with 10 agents
+  and a no-op hook: p50 and p99 over --rounds deployments, made one at a time.
+- Commands/s through one server with 10 agents: --burst deployments created back to back,
+  until the last of their commands is complete.
+- The floor, measured in the same run: the same client making the same four calls back to
+  back with nothing to wait for (CreateDeployment to one instance, PollCommands with
+  WaitTimeSeconds 0, AcknowledgeCommand, CompleteCommand), so the latency's ratio to it
+  is what waiting costs.
+
+Agents: with --agent-program (an `owd agent`), that program; otherwise simulated agents, one
+process each (no GIL shared between them), each doing what the agent does on one keep-alive
+connection with SigV4 (the server checks signatures: a credentials file): PollCommands with
+WaitTimeSeconds 20; for each command AcknowledgeCommand, the hook run (a 0600 context file in
+a fresh folder, `true` spawned with the OWD_* variables, its output captured), then
+CompleteCommand with the exit code and the log. A deployment's end is the moment the last of
+its CompleteCommand calls returned (the call that makes it `successful`), reported by the
+agents over a pipe with the shared monotonic clock: the creator does not poll (that would load
+the server); it checks with one DescribeDeployments that the deployment is `successful`.
+
+    python3 bench/agent_protocol_bench.py --owd .build/release/owd [--rounds 200] [--burst 50]
 """
 import argparse
+import datetime
+import hashlib
+import hmac
+import http.client
+import json
+import multiprocessing
 import os
 import re
+import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
-import threading
 import time
 
-import boto3
-import botocore.session
-from botocore.config import Config
-
 REGION = "us-east-1"
+KEY, SECRET = "AKIDBENCHAGENT000001", "bench-agent-secret-key-0000000000000000"
+HERE = os.path.dirname(os.path.abspath(__file__))
+BEGIN = "<!-- bench-agent: begin (bench/agent_protocol_bench.py writes this section) -->"
+END = "<!-- bench-agent: end -->"
 
 
-def start(owd, folder):
-    store = os.path.join(folder, "store.owd")
-    p = subprocess.Popen([owd, "serve", "--store", store, "--port", "0", "--no-auth", "--quiet"],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    line = p.stdout.readline().decode()
-    m = re.search(r"http://[\d.]+:\d+", line)
-    assert m, line
-    return p, m.group(0)
+class Client:
+    """One keep-alive connection to owd serve, requests signed with SigV4 (service opsworks)."""
+
+    def __init__(self, url):
+        m = re.match(r"http://([^:/]+):(\d+)", url)
+        self.host = "%s:%s" % (m.group(1), m.group(2))
+        self.conn = http.client.HTTPConnection(m.group(1), int(m.group(2)))
+        self.keys = {}
+
+    def signing_key(self, date):
+        if date not in self.keys:
+            k = ("AWS4" + SECRET).encode()
+            for part in (date, REGION, "opsworks", "aws4_request"):
+                k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+            self.keys = {date: k}
+        return self.keys[date]
+
+    def call(self, operation, **request):
+        body = json.dumps(request).encode()
+        amz = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        target = "OpsWorks_20130218." + operation
+        headers = {"content-type": "application/x-amz-json-1.1", "host": self.host,
+                   "x-amz-date": amz, "x-amz-target": target}
+        names = sorted(headers)
+        canonical = "\n".join(["POST", "/", "", "".join("%s:%s\n" % (n, headers[n]) for n in names),
+                               ";".join(names), hashlib.sha256(body).hexdigest()])
+        scope = "%s/%s/opsworks/aws4_request" % (amz[:8], REGION)
+        to_sign = "\n".join(["AWS4-HMAC-SHA256", amz, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+        signature = hmac.new(self.signing_key(amz[:8]), to_sign.encode(), hashlib.sha256).hexdigest()
+        headers["authorization"] = "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s" % (
+            KEY, scope, ";".join(names), signature)
+        del headers["host"]
+        self.conn.request("POST", "/", body=body, headers=headers)
+        r = self.conn.getresponse()
+        data = r.read()
+        if r.status != 200:
+            raise RuntimeError("%s: %d %s" % (operation, r.status, data[:200]))
+        return json.loads(data)
 
 
-def client(url, models):
-    s = botocore.session.get_session()
-    s.get_component("data_loader").search_paths.insert(0, models)
-    session = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="y", region_name=REGION,
-                                    botocore_session=s)
-    return session.client("opsworks", endpoint_url=url, config=Config(retries={"max_attempts": 1}))
+def run_hook(command, instance, folder):
+    """What the agent does around a hook: a fresh folder, the 0600 context file, the hook
+    (`true`: a no-op) with the OWD_* variables, its output captured; the folder removed."""
+    work = tempfile.mkdtemp(dir=folder)
+    context = os.path.join(work, "context.json")
+    fd = os.open(context, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, json.dumps({"Args": command.get("Args", {}), "CustomJson": command.get("CustomJson")}).encode())
+    os.close(fd)
+    env = {"PATH": "/usr/bin:/bin", "OWD_COMMAND": command["Type"], "OWD_COMMAND_ID": command["CommandId"],
+           "OWD_DEPLOYMENT_ID": command["DeploymentId"], "OWD_INSTANCE_ID": instance, "OWD_CONTEXT": context}
+    p = subprocess.run(["true"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       cwd=work, env=env)
+    shutil.rmtree(work)
+    return p.returncode, p.stdout.decode(errors="replace")
 
 
-def agent(c, instance, stop):
-    while not stop.is_set():
-        for cmd in c.poll_commands(InstanceId=instance, WaitTimeSeconds=1)["Commands"]:
-            c.acknowledge_command(CommandId=cmd["CommandId"])
-            c.complete_command(CommandId=cmd["CommandId"], Status="successful", ExitCode=0, Log="ok\n")
+def agent(url, instance, done, folder):
+    """A simulated agent (one process): reports (DeploymentId, monotonic time) after each
+    CompleteCommand on `done`."""
+    c = Client(url)
+    while True:
+        for cmd in c.call("PollCommands", InstanceId=instance, WaitTimeSeconds=20)["Commands"]:
+            c.call("AcknowledgeCommand", CommandId=cmd["CommandId"])
+            code, log = run_hook(cmd, instance, folder)
+            c.call("CompleteCommand", CommandId=cmd["CommandId"], Status="successful" if code == 0 else "failed",
+                   ExitCode=code, Log=log)
+            done.send((cmd["DeploymentId"], time.monotonic()))
 
 
 def percentile(xs, p):
@@ -54,50 +119,165 @@ def percentile(xs, p):
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
-def run(owd, models, agents, rounds):
-    with tempfile.TemporaryDirectory() as folder:
-        p, url = start(owd, folder)
-        try:
-            c = client(url, models)
-            s = c.create_stack(Name="b", Region=REGION, ServiceRoleArn="arn:aws:iam::1:role/r",
-                               DefaultInstanceProfileArn="arn:aws:iam::1:instance-profile/p")["StackId"]
-            ids = [c.register_instance(StackId=s, Hostname=f"h{i}")["InstanceId"] for i in range(agents)]
-            stop = threading.Event()
-            threads = [threading.Thread(target=agent, args=(client(url, models), i, stop)) for i in ids]
-            for t in threads:
-                t.start()
-            time.sleep(0.5)
-            latencies = []
-            began = time.monotonic()
-            for _ in range(rounds):
-                t0 = time.monotonic()
-                d = c.create_deployment(StackId=s, Command={"Name": "configure"})["DeploymentId"]
-                while c.describe_deployments(DeploymentIds=[d])["Deployments"][0]["Status"] != "successful":
-                    time.sleep(0.001)
-                latencies.append((time.monotonic() - t0) * 1000)
-            elapsed = time.monotonic() - began
-            stop.set()
-            for t in threads:
-                t.join()
-            return latencies, rounds * agents / elapsed
-        finally:
-            p.terminate()
-            p.wait()
+def start_server(owd, folder):
+    creds = os.path.join(folder, "credentials.json")
+    fd = os.open(creds, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, json.dumps({"Credentials": [{"AccessKeyId": KEY, "SecretAccessKey": SECRET}]}).encode())
+    os.close(fd)
+    # OWD_BENCH_SERVER_LOG=FILE: the server's request log there (else --quiet).
+    log = os.environ.get("OWD_BENCH_SERVER_LOG")
+    p = subprocess.Popen([owd, "serve", "--store", os.path.join(folder, "store.owd"), "--port", "0",
+                          "--credentials", creds] + ([] if log else ["--quiet"]),
+                         stdout=subprocess.PIPE, stderr=open(log, "a") if log else subprocess.DEVNULL)
+    line = p.stdout.readline().decode()
+    m = re.search(r"http://[\d.]+:\d+", line)
+    if not m:
+        p.kill()
+        sys.exit("bench-agent: owd serve did not start: %r" % line)
+    return p, m.group(0)
+
+
+def stack(c, agents):
+    s = c.call("CreateStack", Name="bench", Region=REGION, ServiceRoleArn="arn:aws:iam::1:role/r",
+               DefaultInstanceProfileArn="arn:aws:iam::1:instance-profile/p")["StackId"]
+    return s, [c.call("RegisterInstance", StackId=s, Hostname="h%d" % i)["InstanceId"] for i in range(agents)]
+
+
+class Completions:
+    """The agents' reports, by deployment: (count, time of the last)."""
+
+    def __init__(self, pipe):
+        self.pipe = pipe
+        self.seen = {}
+
+    def last(self, deployment, count, timeout=30):
+        """The time of the last of `count` completed commands of `deployment`."""
+        deadline = time.monotonic() + timeout
+        while self.seen.get(deployment, (0, 0))[0] < count:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.pipe.poll(left):
+                sys.exit("bench-agent: deployment %s: %d of %d commands complete after %d s"
+                         % (deployment, self.seen.get(deployment, (0, 0))[0], count, timeout))
+            d, t = self.pipe.recv()
+            n, last = self.seen.get(d, (0, 0.0))
+            self.seen[d] = (n + 1, max(last, t))
+        return self.seen.pop(deployment)[1]
+
+
+def floor(url, rounds):
+    """The four calls of one command, back to back, nothing to wait for (ms each round)."""
+    c = Client(url)
+    s, (box,) = stack(c, 1)
+    times = []
+    for _ in range(rounds):
+        t0 = time.monotonic()
+        c.call("CreateDeployment", StackId=s, InstanceIds=[box], Command={"Name": "configure"})
+        (cmd,) = c.call("PollCommands", InstanceId=box)["Commands"]
+        c.call("AcknowledgeCommand", CommandId=cmd["CommandId"])
+        c.call("CompleteCommand", CommandId=cmd["CommandId"], Status="successful", ExitCode=0, Log="")
+        times.append((time.monotonic() - t0) * 1000)
+    return times
+
+
+def run(owd, agents, rounds, burst, agent_program):
+    folder = tempfile.mkdtemp(prefix="owd-bench-agent-")
+    p, url = start_server(owd, folder)
+    procs = []
+    try:
+        c = Client(url)
+        s, ids = stack(c, agents)
+        receive, send = multiprocessing.Pipe(duplex=False)
+        completions = Completions(receive)
+        for i in ids:
+            pr = multiprocessing.Process(target=agent, args=(url, i, send, folder), daemon=True)
+            pr.start()
+            procs.append(pr)
+        # Every agent waiting in its poll before the first deployment.
+        time.sleep(0.5)
+        latencies = []
+        for _ in range(rounds):
+            t0 = time.monotonic()
+            d = c.call("CreateDeployment", StackId=s, Command={"Name": "configure"})["DeploymentId"]
+            latencies.append((completions.last(d, agents) - t0) * 1000)
+            status = c.call("DescribeDeployments", DeploymentIds=[d])["Deployments"][0]["Status"]
+            if status != "successful":
+                sys.exit("bench-agent: deployment %s is %s after its last CompleteCommand" % (d, status))
+        rate = None
+        if burst:
+            t0 = time.monotonic()
+            made = [c.call("CreateDeployment", StackId=s, Command={"Name": "configure"})["DeploymentId"]
+                    for _ in range(burst)]
+            last = max(completions.last(d, agents) for d in made)
+            rate = burst * agents / (last - t0)
+        return latencies, rate
+    finally:
+        for pr in procs:
+            pr.kill()
+        p.terminate()
+        p.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def floor_run(owd, rounds):
+    folder = tempfile.mkdtemp(prefix="owd-bench-agent-")
+    p, url = start_server(owd, folder)
+    try:
+        return floor(url, rounds)
+    finally:
+        p.terminate()
+        p.wait()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def main():
     a = argparse.ArgumentParser()
     a.add_argument("--owd", required=True)
-    a.add_argument("--rounds", type=int, default=50)
+    a.add_argument("--rounds", type=int, default=200)
+    a.add_argument("--burst", type=int, default=50, help="deployments created back to back for commands/s (10 agents)")
+    a.add_argument("--results", default=os.path.join(HERE, "RESULTS.md"))
+    a.add_argument("--no-write", action="store_true")
     args = a.parse_args()
-    models = tempfile.mkdtemp(prefix="owd-models-")
-    subprocess.run([args.owd, "model", "install", "--dir", models], check=True, capture_output=True)
-    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    load = os.getloadavg()[0]
+    started = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+    print("bench-agent: load average at start %.2f" % load, file=sys.stderr)
+    fl = floor_run(args.owd, args.rounds)
+    print("bench-agent: floor (create, poll, ack, complete back to back) p50 %.2f ms p99 %.2f ms"
+          % (statistics.median(fl), percentile(fl, 99)), file=sys.stderr)
+    rows = []
     for n in (1, 10):
-        lat, rate = run(args.owd, models, n, args.rounds)
-        print(f"{n:2d} agent(s): CreateDeployment -> successful p50 {statistics.median(lat):.1f} ms, "
-              f"p99 {percentile(lat, 99):.1f} ms ({len(lat)} deployments); {rate:.0f} commands/s "
-              f"(one deployment at a time)")
+        lat, rate = run(args.owd, n, args.rounds, args.burst if n == 10 else 0, None)
+        rows.append((n, lat, rate))
+        print("bench-agent: %2d agent(s): CreateDeployment -> successful p50 %.2f ms, p99 %.2f ms (%d deployments)%s"
+              % (n, statistics.median(lat), percentile(lat, 99), len(lat),
+                 "; %.0f commands/s (%d deployments back to back)" % (rate, args.burst) if rate else ""), file=sys.stderr)
+    out = [BEGIN, "## Agent protocol through owd serve (`make bench-agent`)", "",
+           "`python3 bench/agent_protocol_bench.py --owd .build/release/owd --rounds %d --burst %d` (%s UTC, load "
+           "average %.1f at the start; 2 cores shared). Simulated agents, one process each, SigV4-signed keep-alive "
+           "HTTP, long-poll 20 s, a no-op hook run as the agent runs it (context file, `true` spawned, output "
+           "captured); the end of a deployment is the return of its last CompleteCommand (checked `successful` "
+           "with DescribeDeployments). Floor: one client making CreateDeployment, PollCommands (no wait), "
+           "AcknowledgeCommand and CompleteCommand back to back." % (args.rounds, args.burst, started, load), "",
+           "| | p50 | p99 | p50 / floor p50 |",
+           "| --- | --- | --- | --- |",
+           "| floor: the four calls back to back | %.2f ms | %.2f ms | 1 |" % (statistics.median(fl), percentile(fl, 99))]
+    for n, lat, _ in rows:
+        out.append("| CreateDeployment -> successful, %d agent%s (target p50 < 50 ms) | %.2f ms | %.2f ms | %.1f |"
+                   % (n, "" if n == 1 else "s", statistics.median(lat), percentile(lat, 99),
+                      statistics.median(lat) / statistics.median(fl)))
+    rate = rows[-1][2]
+    out += ["", "Commands/s through one server with 10 agents (%d deployments created back to back, until the "
+            "last command is complete): **%.0f**." % (args.burst, rate), "", END]
+    text = "\n".join(out)
+    print(text)
+    if args.no_write:
+        return
+    md = open(args.results).read() if os.path.exists(args.results) else "# owd benchmark results\n"
+    if BEGIN in md and END in md:
+        md = md[:md.index(BEGIN)] + text + md[md.index(END) + len(END):]
+    else:
+        md = md.rstrip("\n") + "\n\n" + text + "\n"
+    with open(args.results, "w") as f:
+        f.write(md)
 
 
 if __name__ == "__main__":

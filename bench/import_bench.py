@@ -88,13 +88,21 @@ def write_files(folder, n, per):
     return [paths[k] for k in ("stacks.json", "layers.json", "instances.json", "deployments.json", "commands.json")]
 
 
-def run_import(owd, files, store):
+def revision():
+    p = subprocess.run(["git", "-C", os.path.dirname(os.path.abspath(__file__)), "rev-parse", "--short", "HEAD"],
+                       capture_output=True, text=True)
+    return p.stdout.strip() or "?"
+
+
+def run_import(owd, files, store, progress=False):
+    """One `owd import` (with `progress`, its progress lines pass through to stderr)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.monotonic()
-    p = subprocess.run([owd, "import", "--quiet", "--store", store] + files, capture_output=True, text=True)
+    p = subprocess.run([owd, "import"] + ([] if progress else ["--quiet"]) + ["--store", store] + files,
+                       stdout=subprocess.PIPE, stderr=None if progress else subprocess.PIPE, text=True)
     seconds = time.monotonic() - start
     if p.returncode != 0:
-        sys.exit("owd import failed: " + p.stderr)
+        sys.exit("owd import failed: %s" % (p.stderr or "(its messages are above)"))
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return seconds, max(rss, before)
 
@@ -108,7 +116,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--dir", default=None)
     ap.add_argument("--results", default=os.path.join(os.path.dirname(__file__), "RESULTS.md"))
+    ap.add_argument("--progress", action="store_true", help="show owd import's progress lines")
+    ap.add_argument("--section", default=SECTION, help="the heading of the section of RESULTS.md written")
     a = ap.parse_args()
+    section = a.section
     work = tempfile.mkdtemp(prefix="owd-bench-import-", dir=a.dir)
     try:
         t0 = time.monotonic()
@@ -120,7 +131,7 @@ def main():
         imports, floors, rss = [], [], 0
         for r in range(a.rounds):
             store = os.path.join(work, "import-%d.owd" % r)
-            seconds, peak = run_import(a.owd, files, store)
+            seconds, peak = run_import(a.owd, files, store, a.progress)
             rss = max(rss, peak)
             copy = os.path.join(work, "floor-%d.owd" % r)
             out = subprocess.run([a.floor, store, copy], capture_output=True, text=True, check=True).stdout.split()
@@ -135,9 +146,9 @@ def main():
             os.unlink(copy)
         ratios = [i / f for i, f in zip(imports, floors)]
         load = os.getloadavg()[0]
-        lines = [SECTION, "",
-                 "`python3 bench/import_bench.py --deployments %d --commands %d --rounds %d` (%s UTC, load average %.1f at the start; 2 cores shared)."
-                 % (a.deployments, a.commands, a.rounds, time.strftime("%Y-%m-%d %H:%M", time.gmtime()), load),
+        lines = [section, "",
+                 "`python3 bench/import_bench.py --deployments %d --commands %d --rounds %d` (at commit %s, %s UTC, load average %.1f at the start; 2 cores shared)."
+                 % (a.deployments, a.commands, a.rounds, revision(), time.strftime("%Y-%m-%d %H:%M", time.gmtime()), load),
                  "Rows: %d (10 stacks, 20 layers, 100 instances, %d deployments, %d commands); files %.1f MB."
                  % (rows, a.deployments, a.deployments * a.commands, size / 1e6),
                  "Whole `owd import` (parse, checks, inserts, commit with fsync, cache load) against the floor: the same rows",
@@ -152,8 +163,8 @@ def main():
                  ""]
         print("\n".join(lines))
         text = open(a.results).read() if os.path.exists(a.results) else "# Benchmark results\n"
-        if SECTION in text:
-            head, _, tail = text.partition(SECTION)
+        if section in text:
+            head, _, tail = text.partition(section)
             rest = tail.split("\n## ", 1)
             text = head + "\n".join(lines) + ("\n## " + rest[1] if len(rest) > 1 else "")
         else:

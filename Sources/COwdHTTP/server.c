@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,13 +19,24 @@ struct owdh_server {
     char *tls_cert, *tls_key;       /* copies, kept for the daemon's life */
     unsigned short port;
     _Atomic unsigned int in_flight;
+    /* Deferred requests (owdh_answer): their connections' suspension and resumption, and
+     * the answer handed over, happen under this lock. MHD takes its own locks inside
+     * MHD_suspend_connection and MHD_resume_connection and calls none of ours while it
+     * holds them, so the order is always this lock, then MHD's. */
+    pthread_mutex_t lock;
+    unsigned int suspended;
 };
 
-/* One per request: its body so far and what is known of its bounds. */
+/* One per request: its body so far, what is known of its bounds, and a deferred answer. */
 typedef struct request_state {
     unsigned char *body;
     size_t len, cap;
     unsigned int refused;
+    owdh_server *server;
+    struct MHD_Connection *connection;
+    unsigned int suspended : 1;     /* MHD_suspend_connection done, no resume yet */
+    unsigned int answered : 1;      /* owdh_answer gave `later` */
+    owdh_response later;
 } request_state;
 
 typedef struct fields {
@@ -59,6 +71,24 @@ static void gather(struct MHD_Connection *c, enum MHD_ValueKind kind, fields *f,
     if (n > 0 && f->cap) MHD_get_connection_values_n(c, kind, collect, f);
 }
 
+/* Queues an answer; its body is handed to MHD (freed by it, or here on failure). */
+static enum MHD_Result send_answer(struct MHD_Connection *c, owdh_response *out) {
+    struct MHD_Response *resp = out->body
+        ? MHD_create_response_from_buffer(out->body_len, out->body, MHD_RESPMEM_MUST_FREE)
+        : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!resp) { free(out->body); out->body = NULL; return MHD_NO; }
+    out->body = NULL;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            out->content == OWDH_TEXT ? "text/plain; charset=utf-8"
+                            : out->content == OWDH_METRICS ? "text/plain; version=0.0.4; charset=utf-8"
+                            : "application/x-amz-json-1.1");
+    if (out->request_id[0]) MHD_add_response_header(resp, "x-amzn-RequestId", out->request_id);
+    if (out->error_type[0]) MHD_add_response_header(resp, "X-Amzn-ErrorType", out->error_type);
+    enum MHD_Result ok = MHD_queue_response(c, out->status, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
 static enum MHD_Result answer(owdh_server *s, struct MHD_Connection *c, const char *method, const char *url,
                               request_state *st) {
     owdh_field hstack[32], qstack[8];
@@ -86,27 +116,28 @@ static enum MHD_Result answer(owdh_server *s, struct MHD_Connection *c, const ch
     owdh_response out;
     memset(&out, 0, sizeof out);
     out.status = 500;
-    s->options.handler(s->options.context, &r, &out);
+    s->options.handler(s->options.context, &r, &out, (owdh_ticket *)st);
     if (h.items != hstack) free(h.items);
     if (q.items != qstack) free(q.items);
     /* The body is no longer needed: free it now rather than when the connection moves on. */
     free(st->body);
     st->body = NULL;
     st->len = st->cap = 0;
-
-    struct MHD_Response *resp = out.body
-        ? MHD_create_response_from_buffer(out.body_len, out.body, MHD_RESPMEM_MUST_FREE)
-        : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-    if (!resp) { free(out.body); return MHD_NO; }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            out.content == OWDH_TEXT ? "text/plain; charset=utf-8"
-                            : out.content == OWDH_METRICS ? "text/plain; version=0.0.4; charset=utf-8"
-                            : "application/x-amz-json-1.1");
-    if (out.request_id[0]) MHD_add_response_header(resp, "x-amzn-RequestId", out.request_id);
-    if (out.error_type[0]) MHD_add_response_header(resp, "X-Amzn-ErrorType", out.error_type);
-    enum MHD_Result ok = MHD_queue_response(c, out.status, resp);
-    MHD_destroy_response(resp);
-    return ok;
+    if (out.deferred) {
+        /* Answered later, from another thread: the connection leaves this thread's event
+         * loop until then (it holds no thread while it waits), unless the answer came already. */
+        pthread_mutex_lock(&s->lock);
+        if (!st->answered) {
+            MHD_suspend_connection(c);
+            st->suspended = 1;
+            s->suspended++;
+            pthread_mutex_unlock(&s->lock);
+            return MHD_YES;
+        }
+        pthread_mutex_unlock(&s->lock);
+        return send_answer(c, &st->later);
+    }
+    return send_answer(c, &out);
 }
 
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -118,6 +149,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
     if (!st) {
         st = calloc(1, sizeof *st);
         if (!st) return MHD_NO;
+        st->server = s;
+        st->connection = c;
         *con_cls = st;
         atomic_fetch_add(&s->in_flight, 1);
         size_t header_bytes = 0;
@@ -157,6 +190,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
         st->len += n;
         return MHD_YES;
     }
+    /* Resumed by owdh_answer: its answer goes out now. */
+    if (st->answered) return send_answer(c, &st->later);
     return answer(s, c, method, url, st);
 }
 
@@ -166,6 +201,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
     request_state *st = *con_cls;
     if (!st) return;
     free(st->body);
+    free(st->later.body);
     free(st);
     *con_cls = NULL;
     atomic_fetch_sub(&s->in_flight, 1);
@@ -207,11 +243,14 @@ owdh_server *owdh_start(const owdh_options *o, char *err, size_t err_len) {
     owdh_server *s = calloc(1, sizeof *s);
     if (!s) { freeaddrinfo(ai); snprintf(err, err_len, "out of memory"); return NULL; }
     s->options = *o;
+    pthread_mutex_init(&s->lock, NULL);
+    /* Suspend/resume: a deferred request (PollCommands' long-poll) holds no pool thread. */
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
     s->options.tls_cert = s->options.tls_key = NULL;
-    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
     if (o->tls_cert && o->tls_key) {
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
             freeaddrinfo(ai);
+            pthread_mutex_destroy(&s->lock);
             free(s);
             snprintf(err, err_len, "this libmicrohttpd was built without TLS support");
             return NULL;
@@ -220,7 +259,9 @@ owdh_server *owdh_start(const owdh_options *o, char *err, size_t err_len) {
         s->tls_key = strdup(o->tls_key);
         if (!s->tls_cert || !s->tls_key) {
             freeaddrinfo(ai);
-            free(s->tls_cert); free_secret(s->tls_key); free(s);
+            free(s->tls_cert); free_secret(s->tls_key);
+            pthread_mutex_destroy(&s->lock);
+            free(s);
             snprintf(err, err_len, "out of memory");
             return NULL;
         }
@@ -251,6 +292,7 @@ owdh_server *owdh_start(const owdh_options *o, char *err, size_t err_len) {
             snprintf(err, err_len, "cannot listen on %s port %u (in use, or not an address of this machine)",
                      o->host, (unsigned)o->port);
         free(s->tls_cert); free_secret(s->tls_key);
+        pthread_mutex_destroy(&s->lock);
         free(s);
         return NULL;
     }
@@ -269,9 +311,35 @@ void owdh_quiesce(owdh_server *s) {
 
 unsigned int owdh_in_flight(const owdh_server *s) { return s ? atomic_load(&((owdh_server *)s)->in_flight) : 0; }
 
+void owdh_answer(owdh_ticket *ticket, owdh_response *response) {
+    request_state *st = (request_state *)ticket;
+    if (!st || !response) return;
+    owdh_server *s = st->server;
+    pthread_mutex_lock(&s->lock);
+    st->later = *response;
+    st->answered = 1;
+    response->body = NULL;
+    if (st->suspended) {
+        st->suspended = 0;
+        s->suspended--;
+        /* MHD's thread for this connection calls access_handler again, which sends `later`. */
+        MHD_resume_connection(st->connection);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+unsigned int owdh_waiting(const owdh_server *s) {
+    if (!s) return 0;
+    pthread_mutex_lock(&((owdh_server *)s)->lock);
+    unsigned int n = s->suspended;
+    pthread_mutex_unlock(&((owdh_server *)s)->lock);
+    return n;
+}
+
 void owdh_stop(owdh_server *s) {
     if (!s) return;
     if (s->daemon) MHD_stop_daemon(s->daemon);
+    pthread_mutex_destroy(&s->lock);
     free(s->tls_cert);
     free_secret(s->tls_key);
     free(s);

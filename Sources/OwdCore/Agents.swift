@@ -13,6 +13,22 @@ extension Store {
     static let pollCheckNanoseconds: Int64 = 10_000_000
 
     func pollCommands(_ r: PollCommandsRequest, _ access: Access) throws -> UnsafeMutablePointer<json_t> {
+        // In process, the caller's thread waits (a server waits without one: PollWaiter).
+        let poll = try startPoll(r, access)
+        if let commands = poll.commands { return try pollAnswer(commands) }
+        while true {
+            let generation = engine.commits.generation
+            if let commands = try poll.look() { return try pollAnswer(commands) }
+            let left = poll.deadline - monotonicNanoseconds()
+            if left <= 0 { return try pollAnswer([]) }
+            engine.commits.wait(after: generation, nanoseconds: min(left, Store.pollCheckNanoseconds))
+        }
+    }
+
+    /// PollCommands up to the wait: the request's checks, the agent recorded as seen, and
+    /// a first look. The poll, with `commands` set when they are its answer already (found,
+    /// or WaitTimeSeconds 0), else to be looked at again (`look`) until its deadline.
+    func startPoll(_ r: PollCommandsRequest, _ access: Access) throws -> WaitingPoll {
         let wait = r.waitTimeSeconds ?? 0
         guard (0...Store.maxPollWait).contains(wait) else {
             throw OwdError.validation("WaitTimeSeconds must be between 0 and \(Store.maxPollWait), not \(wait)")
@@ -28,22 +44,20 @@ extension Store {
             s.bind(1, at).bind(2, instanceID)
             try s.run()
         }
-        let deadline = monotonicNanoseconds() + wait * 1_000_000_000
-        var version: Int64? = nil
-        while true {
-            let generation = engine.commits.generation
-            let seen = try engine.storeVersion()
-            if version != seen {
-                version = seen
-                let commands = try engine.read { c in try pendingCommands(c, instanceID) }
-                if !commands.isEmpty || monotonicNanoseconds() >= deadline {
-                    return try pollAnswer(commands)
-                }
-            }
-            let left = deadline - monotonicNanoseconds()
-            if left <= 0 { return try pollAnswer([]) }
-            engine.commits.wait(after: generation, nanoseconds: min(left, Store.pollCheckNanoseconds))
-        }
+        let poll = WaitingPoll(store: self, instanceID: instanceID,
+                               deadline: monotonicNanoseconds() + wait * 1_000_000_000)
+        let commands = try poll.look() ?? []
+        if !commands.isEmpty || wait == 0 { poll.commands = commands }
+        return poll
+    }
+
+    /// PollCommands for a server that waits without holding a thread: `.answered` with the
+    /// answer's text (malloc'd) when it needs no wait, else `.waiting` for a PollWaiter.
+    public func startPollCommands(_ request: UnsafePointer<json_t>?) throws -> PollStart {
+        let value = try validated(.pollCommands, request)
+        let poll = try startPoll(PollCommandsRequest(value), Access(operation: .pollCommands, caller: caller))
+        if let commands = poll.commands { return .answered(try poll.text(commands)) }
+        return .waiting(poll)
     }
 
     /// `{"Commands": [...]}`; from a handle that withholds secrets, each command's `App`
@@ -162,6 +176,29 @@ extension Store {
             s.bind(1, commandID)
             defer { s.reset() }
             return try s.step() ? s.string(0) : nil
+        }
+    }
+
+    /// The key that signs this store's log URLs: `candidate` (random bytes the caller drew)
+    /// the first time, kept in the store, and the kept one ever after, so that URLs signed
+    /// before a restart still work after it, and on every server sharing the store. Kept
+    /// in `meta` (as a BLOB: that column's INTEGER affinity converts no BLOB), which no
+    /// answer, export or log reads. Whoever can read the store can read its logs anyway,
+    /// so the key protects nothing the store itself does not already hold.
+    public func logURLKey(candidate: [UInt8]) throws -> [UInt8] {
+        guard candidate.count >= 16 else { throw OwdError.invalidArgument("a log URL key needs at least 16 bytes") }
+        return try engine.write { c, _ in
+            let put = try c.prepare("INSERT INTO meta(key, value) VALUES('log_url_key', ?) ON CONFLICT(key) DO NOTHING")
+            _ = candidate.withUnsafeBytes { sqlite3_bind_blob(put.stmt, 1, $0.baseAddress, Int32($0.count), csqlite_transient()) }
+            try put.run()
+            let get = try c.prepare("SELECT value FROM meta WHERE key='log_url_key'")
+            defer { get.reset() }
+            guard try get.step(), sqlite3_column_type(get.stmt, 0) == SQLITE_BLOB,
+                  let p = sqlite3_column_blob(get.stmt, 0) else {
+                throw OwdError.store("the store's log URL key is not a key")
+            }
+            let n = Int(sqlite3_column_bytes(get.stmt, 0))
+            return Array(UnsafeRawBufferPointer(start: p, count: n))
         }
     }
 

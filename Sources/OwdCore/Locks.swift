@@ -122,6 +122,10 @@ final class CommitSignal {
         pthread_mutex_unlock(m)
     }
 
+    /// Wakes the waits as a commit does, for a new look at the store (PollWaiter: a poll
+    /// that arrived after its thread last looked).
+    func nudge() { committed() }
+
     /// Sleeps until a commit after `generation`, or `nanoseconds` have passed (monotonic).
     func wait(after generation: UInt64, nanoseconds: Int64) {
         var deadline = timespec()

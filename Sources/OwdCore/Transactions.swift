@@ -8,11 +8,14 @@ extension Engine {
     /// on any thread, sees it. Concurrent writers of this engine share one commit and its
     /// sync (group commit, below); `body` may therefore run on another writer's thread,
     /// while this one waits. A write that fails changed nothing.
-    func write<T>(_ body: (Connection, Int64) throws -> T) throws -> T {
+    /// `deferCacheLoad`: the cache loads this change at the next read instead of before
+    /// the call returns (`owd import`: a million records a process that exits may never read).
+    func write<T>(deferCacheLoad: Bool = false, _ body: (Connection, Int64) throws -> T) throws -> T {
         try withoutActuallyEscaping(body) { body in
             var result: T?
             // The caller blocks until its call is done, so `body` outlives every use.
             let call = PendingWrite { c, change in result = try body(c, change) }
+            call.deferCacheLoad = deferCacheLoad
             try commit(call)
             guard let result else { throw OwdError.internal("a committed write left no result") }
             return result
@@ -66,7 +69,13 @@ extension Engine {
             // stores: through the reader, as reads load) runs beside it, before its
             // calls return.
             next?.woken.signal()
-            if committed && reader != nil { catchUp() }
+            if committed && reader != nil {
+                if batch.allSatisfy(\.deferCacheLoad) {
+                    cache.writing { $0.stale = true }   // the next read loads it (sync)
+                } else {
+                    catchUp()
+                }
+            }
             g.mutex.lock()
             for p in batch {
                 // Its caller returns from `withoutActuallyEscaping` once done: nothing
@@ -253,6 +262,8 @@ final class PendingWrite {
     /// Refused by its own rules inside a group (its savepoint rolled back): not run again
     /// if the group's transaction fails.
     var refused = false
+    /// The cache may load this change at the next read (Engine.write(deferCacheLoad:)).
+    var deferCacheLoad = false
 
     init(_ body: @escaping (Connection, Int64) throws -> Void) { self.body = body }
 }

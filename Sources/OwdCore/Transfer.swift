@@ -29,7 +29,11 @@ import Glibc
 public struct TransferSummary: Equatable, Sendable {
     public var added = 0
     public var skipped = 0
+    /// Of `added`, the records read by the fast path (TransferFast.swift); not part of equality.
+    var fast = 0
     public init() {}
+
+    public static func == (a: TransferSummary, b: TransferSummary) -> Bool { a.added == b.added && a.skipped == b.skipped }
 }
 
 /// How far an import is: bytes of all files read, records added or skipped.
@@ -213,6 +217,12 @@ final class RecordFile {
 
     /// The next record (a new reference), or nil after the list's end (and the file's).
     func next() throws -> UnsafeMutablePointer<json_t>? {
+        guard let r = try nextRange() else { return nil }
+        return try load(r)
+    }
+
+    /// The bytes of the next record (`index` is its place), or nil after the list's end.
+    func nextRange() throws -> Range<Int>? {
         if finished { return nil }
         skipSpace()
         guard let b = peek() else { throw truncated() }
@@ -232,12 +242,22 @@ final class RecordFile {
         let start = at
         try skipValue()
         index += 1
+        return start..<at
+    }
+
+    /// A record's bytes parsed by jansson (a new reference).
+    func load(_ r: Range<Int>) throws -> UnsafeMutablePointer<json_t> {
         var error = json_error_t()
-        guard let record = json_loadb(UnsafeRawPointer(base! + start).assumingMemoryBound(to: CChar.self), at - start,
+        guard let record = json_loadb(UnsafeRawPointer(base! + r.lowerBound).assumingMemoryBound(to: CChar.self), r.count,
                                       Int(JSON_DECODE_ANY | JSON_REJECT_DUPLICATES), &error) else {
             throw refused(path, "record \(index + 1): not JSON: \(JSON.reason(&error))")
         }
         return record
+    }
+
+    /// The record's bytes for the fast path (FastRecord).
+    func fast(_ r: Range<Int>, scratch: UnsafeMutablePointer<UInt8>) -> FastRecord {
+        FastRecord(base!, r, scratch: scratch)
     }
 }
 
@@ -433,7 +453,12 @@ extension Store {
     /// `owd import`: adds the records of `paths` in one transaction (section 16). A refusal
     /// names the file and the record and changes nothing. `progress` is called every few
     /// thousand records and once at the end.
+    /// `fastPath` false: every record through jansson (tests compare the two paths).
     public func importFiles(_ paths: [String], progress: ((TransferProgress) -> Void)? = nil) throws -> TransferSummary {
+        try importFiles(paths, progress: progress, fastPath: true)
+    }
+
+    func importFiles(_ paths: [String], progress: ((TransferProgress) -> Void)?, fastPath: Bool) throws -> TransferSummary {
         try checkTransferCaller("Import")
         guard !paths.isEmpty else { throw OwdError.invalidArgument("import: name at least one file") }
         // Open and classify every file first: a bad file is refused before anything is written.
@@ -450,11 +475,40 @@ extension Store {
         let total = files.reduce(Int64(0)) { $0 + Int64($1.1.size) }
         var summary = TransferSummary()
         let known = KnownParents()
-        try engine.write { c, change in
+        try engine.write(deferCacheLoad: true) { c, change in
+            // A big import's pages stay in memory until the commit rather than spilling
+            // into the WAL and being read back (SQLite's default cache is 2 MiB).
+            let cacheSize = try c.scalar("PRAGMA cache_size")
+            try c.prepare("PRAGMA cache_size=-\(Store.importCacheKiB)").run()
+            defer { try? c.prepare("PRAGMA cache_size=\(cacheSize)").run() }
             var done: Int64 = 0
             var seen = 0
+            var scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: 4096)
+            var scratchSize = 4096
+            defer { scratch.deallocate() }
             for (kind, file) in ordered {
-                while let json = try file.next() {
+                let fast = fastPath && (kind == .deployments || kind == .commands)
+                while let range = try file.nextRange() {
+                    if fast {
+                        if range.count > scratchSize {
+                            scratch.deallocate()
+                            scratchSize = range.count
+                            scratch = .allocate(capacity: scratchSize)
+                        }
+                        var rec = file.fast(range, scratch: scratch)
+                        let added = kind == .deployments ? try addDeploymentFast(c, change, known, &rec)
+                                                         : try addCommandFast(c, known, &rec)
+                        if added != nil {
+                            summary.added += 1
+                            summary.fast += 1
+                            seen += 1
+                            if seen % 4096 == 0, let progress {
+                                progress(TransferProgress(bytesDone: done + Int64(file.offset), bytesTotal: total, records: seen))
+                            }
+                            continue
+                        }
+                    }
+                    let json = try file.load(range)
                     defer { cjansson_decref(json) }
                     guard cjansson_typeof(json) == Int32(JSON_OBJECT.rawValue) else {
                         throw refused(file.path, "record \(file.index + 1): wrong shape: a \(JSON.typeName(json)), not an object")
@@ -647,11 +701,7 @@ extension Store {
             }
         }
         let instances = try r.strings("InstanceIds")
-        let d = try c.prepare("""
-            INSERT OR IGNORE INTO deployments(id, stack_id, app_id, created_at, completed_at, status, command, args,
-                instance_ids, iam_user_arn, comment, custom_json, pending, change_seq)
-            VALUES(?,?,?,?,?,?,?,?,?,?,?,?,0,?)
-            """)
+        let d = try c.prepare(Store.insertDeployment)
         d.bind(1, id).bind(2, stack).bind(3, app).bind(4, created).bind(5, completed)
         d.bind(6, Int64(status.rawValue)).bind(7, Int64(name.rawValue))
         let blob = ArgsBlob.encode(args)
@@ -676,10 +726,7 @@ extension Store {
         try parent(c, known, r, .instance, instance, stack: stack)
         guard let created = try r.time("CreatedAt") else { throw r.fail("wrong shape: CreatedAt is missing") }
         let status = try r.required("Status")
-        let s = try c.prepare("""
-            INSERT OR IGNORE INTO commands(id, deployment_seq, deployment_id, stack_id, instance_id, created_at,
-                acknowledged_at, completed_at, status, exit_code, log_url, type) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)
-            """)
+        let s = try c.prepare(Store.insertCommand)
         s.bind(1, id).bind(2, seq).bind(3, deployment).bind(4, stack).bind(5, instance).bind(6, created)
         s.bind(7, try r.time("AcknowledgedAt")).bind(8, try r.time("CompletedAt")).bind(9, status)
         s.bind(10, try r.integer("ExitCode")).bind(11, try r.string("LogUrl")).bind(12, try r.required("Type"))
@@ -736,29 +783,52 @@ extension Store {
         }
     }
 
+    /// The page cache of an import's transaction, KiB.
+    static let importCacheKiB = 262_144
+
+    static let insertDeployment = """
+        INSERT OR IGNORE INTO deployments(id, stack_id, app_id, created_at, completed_at, status, command, args,
+            instance_ids, iam_user_arn, comment, custom_json, pending, change_seq)
+        VALUES(?,?,?,?,?,?,?,?,?,?,?,?,0,?)
+        """
+    static let insertCommand = """
+        INSERT OR IGNORE INTO commands(id, deployment_seq, deployment_id, stack_id, instance_id, created_at,
+            acknowledged_at, completed_at, status, exit_code, log_url, type) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)
+        """
+
     /// A parent must be in the store (or added earlier in this import: files go in parent
     /// order), and of the record's stack.
     private func parent(_ c: Connection, _ known: KnownParents, _ r: ImportRecord, _ kind: Resource, _ id: String, stack: String? = nil) throws {
-        if let owner = known.stacks[kind]?[id] {
-            guard let stack, owner != stack else { return }
+        guard let owner = try parentStack(c, known, kind, id) else {
+            throw r.fail("its \(kind.rawValue) \(id) is neither in the store nor in the files")
+        }
+        if let stack, owner != stack {
             throw r.fail("its \(kind.rawValue) \(id) belongs to stack \(owner), not \(stack)")
         }
+    }
+
+    /// `parent` without its refusal, for the fast path: false where `parent` refuses.
+    func knownParent(_ c: Connection, _ known: KnownParents, _ kind: Resource, _ id: String, stack: String?) throws -> Bool {
+        guard let owner = try parentStack(c, known, kind, id) else { return false }
+        return stack == nil || owner == stack
+    }
+
+    /// The stack of a parent (a stack: its own ID), or nil when it is neither in the store
+    /// nor added by this import so far.
+    private func parentStack(_ c: Connection, _ known: KnownParents, _ kind: Resource, _ id: String) throws -> String? {
+        if let owner = known.stacks[kind]?[id] { return owner }
         let table = [Resource.stack: "stacks", .layer: "layers", .app: "apps", .instance: "instances", .deployment: "deployments"][kind]!
         let s = try c.prepare(kind == .stack ? "SELECT id FROM stacks WHERE id=?" : "SELECT stack_id FROM \(table) WHERE id=?")
         s.bind(1, id)
         defer { s.reset() }
-        guard try s.step() else {
-            throw r.fail("its \(kind.rawValue) \(id) is neither in the store nor in the files")
-        }
+        guard try s.step() else { return nil }
         let owner = s.string(0) ?? ""
         // Stacks, layers, apps and instances are few: remembered (deployments are not).
         if kind != .deployment, known.count < 100_000 {
             known.stacks[kind, default: [:]][id] = owner
             known.count += 1
         }
-        if let stack, owner != stack {
-            throw r.fail("its \(kind.rawValue) \(id) belongs to stack \(owner), not \(stack)")
-        }
+        return owner
     }
 }
 

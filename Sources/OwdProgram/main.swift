@@ -65,8 +65,8 @@ struct Serve: ParsableCommand {
     @Option(help: ArgumentHelp("Where clients reach this server, for the commands' log URLs (default: http://HOST:PORT).", valueName: "url"))
     var publicUrl: String?
 
-    @Option(help: ArgumentHelp("HTTP threads for agents' waiting PollCommands calls, beside --threads; past them a poll answers at once.", valueName: "n"))
-    var pollThreads = 32
+    @Option(help: ArgumentHelp("Agents' PollCommands calls that may wait at once (a waiting poll holds its connection, no thread); past them a poll answers at once.", valueName: "n"))
+    var maxWaitingPolls = 512
 
     @Option(help: .hidden)
     var idleTimeout = 30
@@ -88,7 +88,7 @@ struct Serve: ParsableCommand {
         guard (1...64).contains(threads) else { throw ValidationError("--threads must be 1...64") }
         guard !region.isEmpty else { throw ValidationError("--region must not be empty") }
         guard (1...86400).contains(connectionLostAfter) else { throw ValidationError("--connection-lost-after must be 1...86400 seconds") }
-        guard (0...1024).contains(pollThreads) else { throw ValidationError("--poll-threads must be 0...1024") }
+        guard (0...1000).contains(maxWaitingPolls) else { throw ValidationError("--max-waiting-polls must be 0...1000") }
         guard (1...86400).contains(logUrlLifetime) else { throw ValidationError("--log-url-lifetime must be 1...86400 seconds") }
         if let publicUrl, !(publicUrl.hasPrefix("http://") || publicUrl.hasPrefix("https://")) {
             throw ValidationError("--public-url must start with http:// or https://")
@@ -139,12 +139,18 @@ struct Serve: ParsableCommand {
         options.host = host
         options.port = UInt16(port)
         options.idleTimeout = UInt32(idleTimeout)
-        options.threads = UInt32(threads + pollThreads)
+        options.threads = UInt32(threads)
         options.tls = tls
         let endpoint = Endpoint(store: opened!, verifier: verifier)
         if !noMetrics { endpoint.metrics = ServerMetrics() }
-        endpoint.waitingPollLimit = pollThreads
-        let signer = LogURLSigner(validFor: Int64(logUrlLifetime))
+        endpoint.waitingPollLimit = maxWaitingPolls
+        // The log URLs' key is the store's (made once, kept there): URLs outlive a restart.
+        let signer: LogURLSigner
+        do {
+            signer = LogURLSigner(key: try opened!.logURLKey(candidate: LogURLSigner.randomKey()), validFor: Int64(logUrlLifetime))
+        } catch let e as OwdError {
+            fail("cannot read the log URL key of store \(store): \(e.message)")
+        }
         endpoint.serveLogs(signer)
         var server: Server?
         do {
@@ -176,6 +182,8 @@ struct Serve: ParsableCommand {
         while sigwait(&signals, &received) != 0 {}
         let name = received == SIGINT ? "SIGINT" : "SIGTERM"
         server!.quiesce()
+        // Waiting polls answer now (empty: their agents poll again, and find the server gone).
+        server!.finishWaitingPolls()
         let pending = server!.inFlight
         log.write("owd: \(name): stopped accepting connections; finishing \(pending) request(s) in flight\n")
         var waited = 0

@@ -77,9 +77,11 @@ public final class Endpoint: @unchecked Sendable {
     let verifier: SigV4Verifier?
     /// Section 14's log URLs (nil: not served); set before the server starts.
     var logs: LogURLSigner?
-    /// PollCommands calls that may wait at once (each holds an HTTP thread while it
+    /// PollCommands calls that may wait at once (each keeps its connection open while it
     /// waits); past it a poll answers at once. Set before the server starts.
     public var waitingPollLimit = 0
+    /// The thread that waits for every deferred poll (`handle(_:later:)`).
+    let waiter: PollWaiter
     let waitingPolls = UnsafeMutablePointer<Int>.allocate(capacity: 1)
     let waitingLock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     /// One store handle per identity, made once.
@@ -95,11 +97,13 @@ public final class Endpoint: @unchecked Sendable {
             if let arn = c.iamUserArn, handles[arn] == nil { handles[arn] = store.acting(as: arn) }
         }
         self.handles = handles
+        waiter = PollWaiter(store: store)
         waitingPolls.initialize(to: 0)
         pthread_mutex_init(waitingLock, nil)
     }
 
     deinit {
+        waiter.stop()
         pthread_mutex_destroy(waitingLock)
         waitingLock.deallocate()
         waitingPolls.deallocate()
@@ -120,7 +124,26 @@ public final class Endpoint: @unchecked Sendable {
         pthread_mutex_unlock(waitingLock)
     }
 
+    /// Answers every waiting poll now (empty, as at the end of its wait: its agent polls
+    /// again) and answers later ones at once: a server that stops closes no poll unanswered.
+    public func finishWaitingPolls() { waiter.stop() }
+
+    /// Polls waiting for commands now (deferred by `handle(_:later:)`).
+    public var waitingPollCount: Int { waiter.count }
+
+    /// One request, one answer, on the caller's thread (a waiting PollCommands blocks it).
     public func handle(_ r: HTTPRequest) -> HTTPResponse {
+        respond(r, later: nil)!
+    }
+
+    /// One request: its answer, or nil when it is a PollCommands that waits, whose answer
+    /// then comes through `later`, exactly once, from the waiter's thread: the caller's
+    /// thread is free meanwhile.
+    public func handle(_ r: HTTPRequest, later: @escaping (HTTPResponse) -> Void) -> HTTPResponse? {
+        respond(r, later: later)
+    }
+
+    func respond(_ r: HTTPRequest, later: ((HTTPResponse) -> Void)?) -> HTTPResponse? {
         let id = RequestID.make()
         if r.refused == 413 || r.body.count > Endpoint.maxBody {
             return Endpoint.error(413, "RequestEntityTooLarge", "The request body is larger than \(Endpoint.maxBody) bytes (16 MiB)", id: id, operation: r.path)
@@ -206,26 +229,59 @@ public final class Endpoint: @unchecked Sendable {
             slot = takePollSlot()
             if !slot { json_integer_set(wait, 0) }
         }
-        defer { if slot { releasePollSlot() } }
+        // Section 14: a plain-HTTP poll from another machine gets no secret (the handle filters).
         var note: String?
         if operation == "PollCommands", let reason = Endpoint.secretsWithheld(tls: r.tls, peerLoopback: r.peerLoopback, peer: r.peer) {
             store = store.withholdingSecrets(reason)
             note = "secrets withheld: plain HTTP from \(Endpoint.printable(r.peer))"
+            metrics?.recordWithheld()
         }
+        if slot, let later {
+            // Waits without this thread: the waiter answers, and frees the slot.
+            do {
+                switch try store.startPollCommands(request.map { UnsafePointer($0) }) {
+                case .answered(let text):
+                    releasePollSlot()
+                    return Endpoint.answer(text, id: id, operation: operation, caller: caller, note: note)
+                case .waiting(let poll):
+                    waiter.add(poll) { [self] result in
+                        releasePollSlot()
+                        switch result {
+                        case .success(let text): later(Endpoint.answer(text, id: id, operation: operation, caller: caller, note: note))
+                        case .failure(let e): later(Endpoint.failure(e, id: id, operation: operation, caller: caller))
+                        }
+                    }
+                    return nil
+                }
+            } catch {
+                releasePollSlot()
+                return Endpoint.failure(error, id: id, operation: operation, caller: caller)
+            }
+        }
+        defer { if slot { releasePollSlot() } }
         do {
             let text = try store.callText(operation, request.map { UnsafePointer($0) })
-            var out = HTTPResponse(status: 200, requestID: id, operation: operation, caller: caller)
-            out.body = text
-            out.count = strlen(text)
-            out.note = note
-            if note != nil { metrics?.recordWithheld() }
-            return out
-        } catch let e as OwdError {
+            return Endpoint.answer(text, id: id, operation: operation, caller: caller, note: note)
+        } catch {
+            return Endpoint.failure(error, id: id, operation: operation, caller: caller)
+        }
+    }
+
+    static func answer(_ text: UnsafeMutablePointer<CChar>, id: String, operation: String, caller: String?,
+                       note: String? = nil) -> HTTPResponse {
+        var out = HTTPResponse(status: 200, requestID: id, operation: operation, caller: caller)
+        out.body = text
+        out.count = strlen(text)
+        out.note = note
+        return out
+    }
+
+    static func failure(_ error: Error, id: String, operation: String, caller: String?) -> HTTPResponse {
+        if let e = error as? OwdError {
             let (status, type, message) = Endpoint.wire(e)
             return Endpoint.error(status, type, message, id: id, operation: operation, caller: caller, detail: status >= 500 ? e.message : nil)
-        } catch {
-            return Endpoint.error(500, "InternalFailure", "The server failed to answer the request", id: id, operation: operation, caller: caller)
         }
+        return Endpoint.error(500, "InternalFailure", "The server failed to answer the request", id: id, operation: operation, caller: caller)
     }
 
     /// Section 14: secrets cross the network only encrypted. nil when a PollCommands answer

@@ -7,7 +7,7 @@ import Glibc
 /// Section 14: a stored command log served as the command's LogUrl, a URL on this server
 /// that works without AWS credentials for an hour, like S3's presigned URLs:
 /// `<base>/logs/<CommandId>?Expires=<unix seconds>&Signature=<hex HMAC-SHA256>`, the HMAC
-/// keyed with a secret of this server process (random at start) over the command ID and
+/// keyed with the store's secret (random, made once and kept in the store) over the command ID and
 /// the expiry, so neither can be changed and no URL can be made without the key. Every
 /// refused URL (forged, altered, expired, malformed) gets the same 403 and body.
 public final class LogURLSigner: @unchecked Sendable {
@@ -21,20 +21,21 @@ public final class LogURLSigner: @unchecked Sendable {
     private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private var base = ""
 
-    /// `key` nil: 32 random bytes.
+    /// 32 random bytes (the kernel's, else the system generator's).
+    public static func randomKey() -> [UInt8] {
+        var k = [UInt8](repeating: 0, count: 32)
+        if k.withUnsafeMutableBytes({ owdc_random($0.baseAddress, $0.count) }) != 0 {
+            var g = SystemRandomNumberGenerator()
+            for i in k.indices { k[i] = g.next() }
+        }
+        return k
+    }
+
+    /// `key` nil: a random one, for this object only (`owd serve` passes the store's).
     public init(key: [UInt8]? = nil, validFor: Int64 = LogURLSigner.lifetime,
                 clock: @escaping @Sendable () -> Int64 = { Int64(time(nil)) }) {
         self.validFor = validFor
-        if let key {
-            self.key = key
-        } else {
-            var k = [UInt8](repeating: 0, count: 32)
-            if k.withUnsafeMutableBytes({ owdc_random($0.baseAddress, $0.count) }) != 0 {
-                var g = SystemRandomNumberGenerator()
-                for i in k.indices { k[i] = g.next() }
-            }
-            self.key = k
-        }
+        self.key = key ?? LogURLSigner.randomKey()
         self.clock = clock
         pthread_mutex_init(lock, nil)
     }

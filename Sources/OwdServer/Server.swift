@@ -137,9 +137,17 @@ public final class Server {
 
     public var inFlight: UInt32 { owdh_in_flight(server) }
 
+    /// Answers every waiting poll at once (empty: its agent polls again), and later ones
+    /// without a wait: for a prompt stop.
+    public func finishWaitingPolls() {
+        Unmanaged<Context>.fromOpaque(context.toOpaque()).takeUnretainedValue().endpoint.finishWaitingPolls()
+    }
+
     /// Closes every connection (after `quiesce` and the wait for requests in flight).
     public func stop() {
         guard let s = server else { return }
+        // No connection may stay suspended past owdh_stop: every waiting poll is answered first.
+        finishWaitingPolls()
         server = nil
         owdh_stop(s)
         context.release()
@@ -148,9 +156,10 @@ public final class Server {
     deinit { stop() }
 }
 
-/// The C callback: one request in, one response out.
+/// The C callback: one request in, one response out now, or (a waiting PollCommands) later
+/// through its ticket, from the poll waiter's thread.
 private func serveOne(_ context: UnsafeMutableRawPointer?, _ request: UnsafePointer<owdh_request>?,
-                      _ response: UnsafeMutablePointer<owdh_response>?) {
+                      _ response: UnsafeMutablePointer<owdh_response>?, _ ticket: OpaquePointer?) {
     guard let context, let request, let response else { return }
     var started = timespec()
     clock_gettime(CLOCK_MONOTONIC, &started)
@@ -178,18 +187,44 @@ private func serveOne(_ context: UnsafeMutableRawPointer?, _ request: UnsafePoin
                            refused: r.refused,
                            tls: r.tls != 0, peerLoopback: r.peer_loopback != 0,
                            peer: withUnsafeBytes(of: r.peer) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) })
-    let out = c.endpoint.handle(http)
-    var done = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &done)
-    let ns = UInt64(max(0, Int64(done.tv_sec - started.tv_sec) * 1_000_000_000 + Int64(done.tv_nsec - started.tv_nsec)))
-    c.endpoint.metrics?.record(operation: out.operation, status: out.status, nanoseconds: ns)
-    response.pointee.status = out.status
-    response.pointee.content = out.prometheus ? Int32(OWDH_METRICS) : out.json ? Int32(OWDH_JSON) : Int32(OWDH_TEXT)
-    response.pointee.body = out.body
-    response.pointee.body_len = out.count
-    copy(out.requestID, into: &response.pointee.request_id)
-    copy(out.errorType ?? "", into: &response.pointee.error_type)
-    c.log.record(out, nanoseconds: ns)
+    let log = c.log
+    let metrics = c.endpoint.metrics
+    // The request's time, metrics and log line, when its answer is handed over (now, or
+    // from the poll waiter's thread for a deferred PollCommands).
+    func finished(_ out: HTTPResponse) {
+        var done = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &done)
+        let ns = UInt64(max(0, Int64(done.tv_sec - started.tv_sec) * 1_000_000_000 + Int64(done.tv_nsec - started.tv_nsec)))
+        metrics?.record(operation: out.operation, status: out.status, nanoseconds: ns)
+        log.record(out, nanoseconds: ns)
+    }
+    if let ticket {
+        let now = c.endpoint.handle(http) { out in
+            var answer = owdh_response()
+            fill(&answer, out)
+            owdh_answer(ticket, &answer)
+            finished(out)
+        }
+        guard let now else {
+            response.pointee.deferred = 1
+            return
+        }
+        fill(&response.pointee, now)
+        finished(now)
+    } else {
+        let out = c.endpoint.handle(http)
+        fill(&response.pointee, out)
+        finished(out)
+    }
+}
+
+private func fill(_ response: inout owdh_response, _ out: HTTPResponse) {
+    response.status = out.status
+    response.content = out.prometheus ? Int32(OWDH_METRICS) : out.json ? Int32(OWDH_JSON) : Int32(OWDH_TEXT)
+    response.body = out.body
+    response.body_len = out.count
+    copy(out.requestID, into: &response.request_id)
+    copy(out.errorType ?? "", into: &response.error_type)
 }
 
 private func optionalCString<R>(_ s: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {

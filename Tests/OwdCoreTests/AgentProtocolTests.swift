@@ -144,6 +144,21 @@ struct AgentProtocolTests {
         #expect(took < 10, "the poll waited for its whole 20 s: \(took)")
     }
 
+    @Test("The log URL key is made once and kept in the store: a reopened store, or another handle, gives the same key")
+    func logURLKeyIsKept() throws {
+        let path = temporaryPath()
+        let first = [UInt8](repeating: 7, count: 32), second = [UInt8](repeating: 9, count: 32)
+        do {
+            let store = try Store(path: path)
+            #expect(try store.logURLKey(candidate: first) == first)
+            #expect(try store.logURLKey(candidate: second) == first)
+        }
+        let other = try Store(path: path)
+        #expect(try other.logURLKey(candidate: second) == first)
+        #expect(throws: OwdError.self) { try other.logURLKey(candidate: [1, 2, 3]) }
+        #expect(try Store(path: nil).logURLKey(candidate: second) == second)
+    }
+
     @Test("PollCommands with WaitTimeSeconds answers empty after that time when nothing arrives")
     func longPollTimesOut() throws {
         let w = try Self.world()

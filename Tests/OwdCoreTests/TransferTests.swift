@@ -347,6 +347,104 @@ struct TransferTests {
         }
     }
 
+    @Test("Deployments and commands read without jansson (the fast path) make the very store the jansson path makes (random stores)", arguments: 0..<6)
+    func fastPathSameStore(seed: Int) throws {
+        let original = try TransferTests.randomStore(seed: UInt64(seed) &* 0x2545_F491_4F6C_DD1D &+ 7)
+        let dir = TransferTests.dir()
+        let files = try original.store.export(to: dir, withSecrets: true).map(\.0)
+        let fast = try Fixture(), slow = try Fixture()
+        let a = try fast.store.importFiles(files, progress: nil, fastPath: true)
+        let b = try slow.store.importFiles(files, progress: nil, fastPath: false)
+        #expect(a == b)
+        // An export holds no null: every deployment and command goes the fast way.
+        let bulky = try original.deployments().count + (original.call("DescribeCommands")["Commands"] as! [Any]).count
+        #expect(a.fast == bulky && b.fast == 0, "\(a.fast) of \(bulky)")
+        #expect(try fast.dump() == slow.dump())
+        #expect(try TransferTests.answers(fast) == TransferTests.answers(slow))
+        // Imported again: every record equal, skipped alike.
+        #expect(try fast.store.importFiles(files, progress: nil, fastPath: true) == slow.store.importFiles(files, progress: nil, fastPath: false))
+    }
+
+    @Test("The fast path's edge cases: escapes, non-ASCII text, nulls, odd numbers, repeated and unknown members; accepted or refused exactly as through jansson")
+    func fastPathEdgeCases() throws {
+        let stack = "38ee91e2-abdc-4208-a107-0b7168b3cc7a", box = "8c2673b9-3fe5-420d-9cfa-78d875ee7687"
+        func id(_ prefix: String, _ n: Int) -> String {
+            let digits = String(n)
+            return prefix + String(repeating: "0", count: 12 - digits.count) + digits
+        }
+        func deployment(_ n: Int, _ members: String) -> String {
+            #"{"DeploymentId": "\#(id("00000000-0000-4000-8000-", n))", "StackId": "\#(stack)", "CreatedAt": "2013-07-01T00:00:00+00:00", \#(members)}"#
+        }
+        func command(_ n: Int, _ d: Int, _ members: String) -> String {
+            #"{"CommandId": "\#(id("00000000-0000-4000-9000-", n))", "DeploymentId": "\#(id("00000000-0000-4000-8000-", d))", "InstanceId": "\#(box)", "CreatedAt": "2013-07-01T00:00:01Z", \#(members)}"#
+        }
+        let good = [
+            deployment(1, #""Status": "successful", "CompletedAt": "2013-07-01T00:01:00+00:00", "Duration": 60, "Command": {"Name": "deploy", "Args": {"migrate": ["true"], "b": []}}, "Comment": "quote \" slash \\ \/ tab \t nl \n \u00e9\u20ac \ud83d\ude00 raw é €", "CustomJson": "{\"a\": [1, 2, {\"b\": null}]}", "InstanceIds": ["\#(box)"], "IamUserArn": "arn:aws:iam::1:user/x""#),
+            deployment(2, #""Status": "running", "Command": {"Name": "configure"}, "AppId": null, "InstanceIds": []"#),
+            deployment(3, #""Status": "failed", "CompletedAt": "2013-07-01T01:00:00-01:00", "Command": {"Name": "execute_recipes", "Args": {}}"#),
+            deployment(4, "\n\t \"Status\" : \"successful\" ,\r\n \"CompletedAt\":\"2013-07-01T00:00:00Z\",\"Duration\":-0,\"Command\":{\"Name\":\"update_custom_cookbooks\"}  "),
+        ]
+        let goodCommands = [
+            command(1, 1, #""Status": "successful", "ExitCode": 0, "Type": "deploy", "CompletedAt": "2013-07-01T00:00:59+00:00", "AcknowledgedAt": "2013-07-01T00:00:02+00:00", "LogUrl": "https://example.com/log?x=1&y=\u0032""#),
+            command(2, 2, #""Status": "pending", "Type": "configure""#),
+            command(3, 3, #""Status": "failed", "ExitCode": -2147483648, "Type": "execute_recipes""#),
+            command(4, 3, #""Status": "failed", "ExitCode": 9223372036854775807, "Type": "execute_recipes", "LogUrl": null"#),
+        ]
+        let parents = try TransferTests.parents(TransferTests.dir())
+        func files(_ deployments: [String], _ commands: [String]) throws -> [String] {
+            let dir = TransferTests.dir()
+            try ("{\"Deployments\": [" + deployments.joined(separator: ",\n") + "]}").write(toFile: dir + "/d.json", atomically: true, encoding: .utf8)
+            try ("{\"Commands\": [" + commands.joined(separator: ",\n") + "]}").write(toFile: dir + "/c.json", atomically: true, encoding: .utf8)
+            return parents + [dir + "/d.json", dir + "/c.json"]
+        }
+        let paths = try files(good, goodCommands)
+        let fast = try Fixture(), slow = try Fixture()
+        let viaFast = try fast.store.importFiles(paths, progress: nil, fastPath: true)
+        #expect(viaFast == (try slow.store.importFiles(paths, progress: nil, fastPath: false)))
+        // Only the nulls (AppId, LogUrl) send a good record the jansson way.
+        #expect(viaFast.fast == 6, "\(viaFast.fast) of \(viaFast.added) records read by the fast path")
+        #expect(try fast.dump() == slow.dump())
+        #expect(try TransferTests.answers(fast) == TransferTests.answers(slow))
+        let comment = try fast.deployments().first { ($0["DeploymentId"] as! String).hasSuffix("000000000001") }?["Comment"] as? String
+        #expect(comment == "quote \" slash \\ / tab \t nl \n é€ 😀 raw é €")
+
+        // Each refused alike, with the same message, and the stores unchanged.
+        let bad: [([String], [String])] = [
+            ([deployment(9, #""Status": "successful", "Status": "failed", "Command": {"Name": "deploy"}"#)], []),
+            ([deployment(9, #""Status": "running", "Command": {"Name": "deploy"}, "Colour": "red""#)], []),
+            ([deployment(9, #""Status": "running", "Command": {"Name": "deploy", "Args": {"a": ["1"], "a": ["2"]}}"#)], []),
+            ([deployment(9, #""Status": "running", "Command": {"Name": "nope"}"#)], []),
+            ([deployment(9, #""Status": "successful", "CompletedAt": "2013-07-01T00:00:05Z", "Duration": 5.0, "Command": {"Name": "deploy"}"#)], []),
+            ([deployment(9, #""Status": "successful", "CompletedAt": "2013-07-01T00:00:05Z", "Duration": 4, "Command": {"Name": "deploy"}"#)], []),
+            ([deployment(9, #""Status": "running", "Command": {"Name": "deploy"}, "Comment": "nul \u0000 inside""#)], []),
+            ([deployment(9, #""Status": "running", "Command": {"Name": "deploy"}, "Comment": "lone \udc00""#)], []),
+            ([deployment(9, #""Status": "running", "Command": {"Name": "deploy"}, "StackId": "\#(stack)""#)], []),
+            ([deployment(9, #""Status": "running", "Command": {"Name": "deploy"}, "AppId": "3a21cfac-4a1f-4ce2-a921-b2cfba6f7771""#)], []),
+            ([deployment(9, #""Status": "running", "Command": {"Name": "deploy"}, "InstanceIds": [1]"#)], []),
+            (good, [command(9, 1, #""Status": "successful", "ExitCode": 01, "Type": "deploy""#)]),
+            (good, [command(9, 1, #""Status": "successful", "ExitCode": 99999999999999999999, "Type": "deploy""#)]),
+            (good, [command(9, 77, #""Status": "successful", "Type": "deploy""#)]),
+            (good, [command(1, 1, #""Status": "failed", "ExitCode": 0, "Type": "deploy", "CompletedAt": "2013-07-01T00:00:59+00:00", "AcknowledgedAt": "2013-07-01T00:00:02+00:00""#)]),
+        ]
+        for (d, c) in bad {
+            let p = try files(d, c)
+            let before = try fast.dump()
+            var messages: [String] = []
+            for path in [true, false] {
+                do {
+                    _ = try (path ? fast : slow).store.importFiles(p, progress: nil, fastPath: path)
+                    Issue.record("accepted: \(d.last ?? "") \(c)")
+                } catch let e as OwdError {
+                    messages.append(e.message)
+                }
+            }
+            #expect(messages.count == 2 && messages[0] == messages[1], "\(messages)")
+            #expect(messages.first?.contains("d.json") == true || messages.first?.contains("c.json") == true, "\(messages)")
+            #expect(try fast.dump() == before)
+            #expect(try fast.dump() == slow.dump())
+        }
+    }
+
     @Test("Timestamps: +00:00, Z and other offsets read; fractions of a second and other text refused")
     func timestamps() {
         #expect(Timestamp.parse("2013-07-25T18:57:34+00:00") == exampleTime)

@@ -45,9 +45,17 @@ typedef struct owdh_response {
     size_t body_len;
     char request_id[40];            /* NUL-terminated; "" for none */
     char error_type[64];            /* NUL-terminated; "" for none */
+    /* Set by the handler instead of an answer: the request is answered later, from any
+     * thread, by owdh_answer(ticket, ...). Its connection is suspended meanwhile: it holds
+     * no pool thread, and the pool's other connections go on being served. */
+    int deferred;
 } owdh_response;
 
-typedef void (*owdh_handler)(void *context, const owdh_request *request, owdh_response *response);
+/* A request whose answer was deferred; valid until owdh_answer is called with it. */
+typedef struct owdh_ticket owdh_ticket;
+
+typedef void (*owdh_handler)(void *context, const owdh_request *request, owdh_response *response,
+                             owdh_ticket *ticket);
 
 typedef struct owdh_options {
     const char *host;               /* numeric IPv4 or IPv6 address, or a name */
@@ -77,6 +85,11 @@ void owdh_quiesce(owdh_server *server);
 unsigned int owdh_in_flight(const owdh_server *server);
 /* 1 when the address is a loopback one (127.0.0.0/8, ::1, IPv4-mapped 127.0.0.0/8). */
 int owdh_is_loopback(const struct sockaddr *address);
+/* Answers a deferred request (exactly once per ticket; any thread), taking the response's
+ * body. Every deferred request must be answered before owdh_stop. */
+void owdh_answer(owdh_ticket *ticket, owdh_response *response);
+/* Deferred requests not yet answered. */
+unsigned int owdh_waiting(const owdh_server *server);
 /* Closes every connection and frees the server (NULL: no-op). */
 void owdh_stop(owdh_server *server);
 
