@@ -134,7 +134,8 @@ final class Cache {
 /// Keeping the cache current.
 extension Engine {
     /// Brings the cache up to every commit made before this call, by any connection.
-    /// Cheap when nothing changed: one `PRAGMA data_version`.
+    /// Cheap when nothing changed: one `changeToken` (SQLite: `PRAGMA data_version`;
+    /// PostgreSQL: one round trip for the change sequence).
     func sync() throws {
         let stale = cache.reading { $0.stale }
         guard let reader else {
@@ -142,7 +143,7 @@ extension Engine {
             return
         }
         try readLock.locked {
-            let version = try reader.scalar("PRAGMA data_version")
+            let version = try reader.changeToken()
             if version == dataVersion && !stale { return }
             try reader.transaction(immediate: false) { try load(reader) }
             dataVersion = version
@@ -208,12 +209,6 @@ extension Engine {
         }
     }
 
-    private static func blob(_ s: Statement, _ column: Int32) -> UnsafeBufferPointer<UInt8>? {
-        guard let p = sqlite3_column_blob(s.stmt, column) else { return nil }
-        let n = Int(sqlite3_column_bytes(s.stmt, column))
-        return UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: n)
-    }
-
     /// The columns a deployment record is made from, in `deploymentRecord`'s order (the
     /// cache's load, export and import's comparison read deployments through these two).
     static let deploymentColumns = """
@@ -236,7 +231,7 @@ extension Engine {
         row.iamUserArn = s.text(9)
         row.comment = s.text(10)
         row.customJson = s.text(11)
-        row.args = blob(s, 12)
+        row.args = s.blob(12)
         row.instanceIds = s.text(13)
         guard let r = DeploymentRecord.make(row) else { throw OwdError.outOfMemory }
         return r
@@ -247,7 +242,7 @@ extension Engine {
         let c = reader ?? writer
         try (reader == nil ? writeLock : readLock).locked {
             try c.transaction(immediate: false) { try load(c) }
-            if reader != nil { dataVersion = try c.scalar("PRAGMA data_version") }
+            if reader != nil { dataVersion = try c.changeToken() }
         }
     }
 }

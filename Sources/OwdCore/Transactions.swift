@@ -102,7 +102,7 @@ extension Engine {
         do {
             if let reader {
                 try readLock.locked {
-                    let version = try reader.scalar("PRAGMA data_version")
+                    let version = try reader.changeToken()
                     try reader.transaction(immediate: false) { try load(reader) }
                     dataVersion = version
                 }
@@ -132,7 +132,7 @@ extension Engine {
     /// such as a full disk, or a failed COMMIT): nothing of the group was committed.
     private func runTogether(_ batch: [PendingWrite], beforeCommit hook: (() -> Void)?) -> Bool {
         do {
-            try writer.prepare("BEGIN IMMEDIATE").run()
+            try writer.begin(immediate: true)
         } catch {
             // The store is busy (another process held it past the busy timeout): nothing
             // ran; every call is refused alike and may be retried.
@@ -152,7 +152,7 @@ extension Engine {
                 try writer.prepare("RELEASE owd_call").run()
             } catch {
                 p.error = error
-                if sqlite3_get_autocommit(writer.db) != 0 { intact = false; break calls }
+                if !writer.inTransaction { intact = false; break calls }
                 do {
                     try writer.prepare("ROLLBACK TO owd_call").run()
                     try writer.prepare("RELEASE owd_call").run()
@@ -166,11 +166,27 @@ extension Engine {
         if intact {
             hook?()
             do {
-                try writer.prepare("COMMIT").run()
+                try writer.commit()
                 return true
-            } catch {}
+            } catch {
+                if writer.pg != nil {
+                    // PostgreSQL: a failed COMMIT, or a lost connection, may have committed
+                    // (the server may have done it before the answer was lost): running
+                    // the calls again could make each change twice. Each call fails.
+                    for p in batch where !p.refused { p.error = error }
+                    return true
+                }
+            }
         }
-        if sqlite3_get_autocommit(writer.db) == 0 { _ = sqlite3_exec(writer.db, "ROLLBACK", nil, nil, nil) }
+        if writer.lost, let pg = writer.pg {
+            // The connection was lost inside the group's transaction: nothing committed.
+            // Each call fails alike, as it would have alone (the next call reconnects).
+            let lost = pg.lostError()
+            writer.rollback()
+            for p in batch where !p.refused { p.error = lost }
+            return true
+        }
+        writer.rollback()
         for p in batch where !p.refused { p.error = nil }
         return false
     }

@@ -3,6 +3,24 @@ import Foundation
 @testable import OwdCore
 import Testing
 
+/// The backend the suite runs on: OWD_TEST_STORE, a postgresql:// URI (set by
+/// tests/pg/cluster.py, `make test-swift-pg`), or unset: SQLite.
+let testPostgres: String? = {
+    let uri = ProcessInfo.processInfo.environment["OWD_TEST_STORE"] ?? ""
+    return uri.isEmpty ? nil : uri
+}()
+
+/// A new empty store for one test: in-memory on SQLite; on PostgreSQL a new schema of the
+/// test database (a store per schema: tests run in parallel and each starts empty).
+func testStore() throws -> String? {
+    guard let base = testPostgres else { return nil }
+    let schema = "t" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+    let c = try Connection(postgres: base, settings: "SET client_min_messages = warning")
+    try c.exec("CREATE SCHEMA \(schema)")
+    c.close()
+    return base + (base.contains("?") ? "&" : "?") + "options=-csearch_path%3D\(schema)"
+}
+
 /// A fixed clock tests can move.
 final class TestClock: @unchecked Sendable {
     var now: Int64
@@ -18,10 +36,11 @@ final class Fixture: @unchecked Sendable {
     let clock: TestClock
     let store: Store
 
+    /// `path` nil: the suite's store (`testStore()`: in-memory, or PostgreSQL).
     init(path: String? = nil, time: Int64 = exampleTime, caller: String? = nil) throws {
         let clock = TestClock(time)
         self.clock = clock
-        store = try Store(path: path, options: StoreOptions(clock: { clock.now }), caller: caller)
+        store = try Store(path: path ?? testStore(), options: StoreOptions(clock: { clock.now }), caller: caller)
     }
 
     init(store: Store, clock: TestClock) {
