@@ -1,4 +1,6 @@
+#define _GNU_SOURCE
 #include "cpq.h"
+#include <stdlib.h>
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -10,19 +12,22 @@ static char failure[512];
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void load(void) {
-    /* libpq.so.5: the SONAME Debian's libpq5 (and every libpq since 8.x) installs. */
-    void *lib = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
+    /* libpq.so.5: the SONAME Debian's libpq5 (and every libpq since 8.x) installs;
+     * OWD_LIBPQ names another file (a libpq outside the loader's path). */
+    const char *file = secure_getenv("OWD_LIBPQ");
+    if (!file || !*file) file = "libpq.so.5";
+    void *lib = dlopen(file, RTLD_NOW | RTLD_LOCAL);
     if (!lib) {
         snprintf(failure, sizeof failure,
-                 "PostgreSQL stores need libpq (libpq.so.5, Debian's package libpq5), which cannot be loaded: %s",
-                 dlerror());
+                 "PostgreSQL stores need libpq (%s, Debian's package libpq5), which cannot be loaded: %s",
+                 file, dlerror());
         return;
     }
 #define SYM(name)                                                                              \
     do {                                                                                       \
         *(void **)&api.name = dlsym(lib, #name);                                               \
         if (!api.name) {                                                                       \
-            snprintf(failure, sizeof failure, "libpq.so.5 lacks %s (libpq 10 or later is needed)", #name); \
+            snprintf(failure, sizeof failure, "%s lacks %s (libpq 10 or later is needed)", file, #name); \
             return;                                                                            \
         }                                                                                      \
     } while (0)

@@ -106,6 +106,9 @@ final class PGSession {
         committing = false
     }
 
+    /// The server process of this session (pg_terminate_backend's argument); 0 when closed.
+    var backendPID: Int32 { conn.map { api.pointee.PQbackendPID($0) } ?? 0 }
+
     var inTransaction: Bool {
         guard let conn, !lost else { return false }
         let s = api.pointee.PQtransactionStatus(conn)

@@ -98,8 +98,10 @@ final class Connection {
 
     /// Runs `body` in a transaction. IMMEDIATE takes the write lock up front (waiting up
     /// to the busy timeout) so a write never fails half-way on a lock upgrade.
-    func transaction<T>(immediate: Bool, _ body: () throws -> T) throws -> T {
-        try begin(immediate: immediate)
+    /// `lock: false` (PostgreSQL): a write transaction without the write lock, for making
+    /// the schema (meta does not exist yet; an advisory lock serialises that instead).
+    func transaction<T>(immediate: Bool, lock: Bool = true, _ body: () throws -> T) throws -> T {
+        try begin(immediate: immediate, lock: lock)
         do {
             let result = try body()
             try commit()
@@ -116,14 +118,14 @@ final class Connection {
     /// transaction reads a fresh snapshot, everything a writer reads after the lock was
     /// committed before it (REPEATABLE READ would have taken its snapshot before waiting,
     /// and failed instead). A read transaction is REPEATABLE READ: one snapshot.
-    func begin(immediate: Bool) throws {
+    func begin(immediate: Bool, lock: Bool = true) throws {
         if let pg {
             if pg.inTransaction { rollback() }
             pg.endScope()
             // Prepared once: a read that refreshes the cache runs a transaction every call.
             try prepare(immediate ? "BEGIN ISOLATION LEVEL READ COMMITTED" : "BEGIN ISOLATION LEVEL REPEATABLE READ").run()
             pg.scope = true
-            if immediate {
+            if immediate && lock {
                 do {
                     try prepare(Connection.writeLock).run()
                 } catch {

@@ -94,6 +94,21 @@ extension Engine {
         try upgrade(c, from: 1)
     }
 
+    /// The first schema a search_path names ("$user" skipped; quotes removed).
+    static func firstSchema(_ searchPath: String) -> String? {
+        for item in searchPath.split(separator: ",") {
+            var name = String(item.drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
+            if name == "\"$user\"" || name == "$user" || name.isEmpty { continue }
+            if name.hasPrefix("\""), name.hasSuffix("\""), name.count >= 2 {
+                name = String(name.dropFirst().dropLast()).replacingAll("\"\"", with: "\"")
+            } else {
+                name = name.lowercased()
+            }
+            return name
+        }
+        return nil
+    }
+
     /// The steps from version N to N + 1.
     static let upgrades: [Int32: String] = [
         1: """
@@ -142,17 +157,26 @@ extension Engine {
     }
 
     /// Section 15: a PostgreSQL store lives in the first schema of the session's
-    /// search_path (`?options=-csearch_path%3Dname` in the URI picks another). The same
+    /// search_path (`?options=-csearch_path%3Dname` in the URI picks another; a schema it
+    /// names that does not exist is created). The same
     /// tables as a file's, made by the same version-1 schema and upgrade steps
     /// (`Dialect.postgresDDL` gives their types), in one transaction; meta records the
     /// application id and the schema version (a file's PRAGMAs). Processes opening the
     /// same new database at once take turns on an advisory lock.
     static func preparePostgresSchema(_ c: Connection, uri: String) throws {
         let name = PGSession.redacted(uri)
-        try c.transaction(immediate: false) {
-            try c.prepare("SELECT pg_advisory_xact_lock(hashtext('owd store ' || coalesce(current_schema(), '')))").run()
+        // READ COMMITTED: after waiting for another process's creation, see what it made.
+        try c.transaction(immediate: true, lock: false) {
+            try c.prepare("SELECT pg_advisory_xact_lock(hashtext('owd store ' || current_setting('search_path')))").run()
             if try c.scalar("SELECT current_schema() IS NULL") != 0 {
-                throw OwdError.store("cannot open store \(name): no schema of its search_path exists to hold the store's tables")
+                // No schema of the search_path exists: make the first one it names.
+                let path = try c.prepare("SHOW search_path")
+                let first = try path.step() ? Engine.firstSchema(path.string(0) ?? "") : nil
+                path.reset()
+                guard let first else {
+                    throw OwdError.store("cannot open store \(name): its search_path names no schema to hold the store's tables")
+                }
+                try c.exec("CREATE SCHEMA \"" + first.replacingAll("\"", with: "\"\"") + "\"")
             }
             if try c.scalar("SELECT to_regclass('meta') IS NULL") != 0 {
                 try c.exec(schema)

@@ -11,13 +11,10 @@ let testPostgres: String? = {
 }()
 
 /// A new empty store for one test: in-memory on SQLite; on PostgreSQL a new schema of the
-/// test database (a store per schema: tests run in parallel and each starts empty).
+/// test database, which the store creates (tests run in parallel and each starts empty).
 func testStore() throws -> String? {
     guard let base = testPostgres else { return nil }
     let schema = "t" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-    let c = try Connection(postgres: base, settings: "SET client_min_messages = warning")
-    try c.exec("CREATE SCHEMA \(schema)")
-    c.close()
     return base + (base.contains("?") ? "&" : "?") + "options=-csearch_path%3D\(schema)"
 }
 
@@ -139,6 +136,19 @@ final class Fixture: @unchecked Sendable {
             try complete(c["CommandId"] as! String, status)
         }
     }
+}
+
+/// A new store that several handles (standing for processes) open by its path: a file
+/// on SQLite, a new schema of the test database on PostgreSQL.
+func sharedStorePath() -> String {
+    (try? testStore()) ?? temporaryPath()
+}
+
+/// A raw connection to a store's database (a file: read-only unless `writable`), for
+/// tests that look at or alter rows behind the engine's back.
+func storeConnection(_ path: String, writable: Bool = false) throws -> Connection {
+    if Store.isPostgres(path) { return try Connection(postgres: path, settings: "SET client_min_messages = warning") }
+    return try Connection(path: path, flags: writable ? 0x0000_0002 : 0x0000_0001)   // SQLITE_OPEN_READWRITE/READONLY
 }
 
 func temporaryPath(_ name: String = "store.owd") -> String {
