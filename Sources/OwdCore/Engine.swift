@@ -75,9 +75,9 @@ final class Engine {
             // Section 15: two sessions, as for a file: reads (the cache's refresh) never
             // wait behind a writer's commit.
             let settings = Engine.postgresSettings(options)
-            writer = try Connection(postgres: uri, settings: settings)
+            writer = try Connection(postgres: uri, settings: settings, name: "owd writer")
             try Engine.preparePostgresSchema(writer, uri: uri)
-            reader = try Connection(postgres: uri, settings: settings)
+            reader = try Connection(postgres: uri, settings: settings, name: "owd reader")
         } else if let path, !memory {
             try Engine.checkFile(path)
             let hadWAL = access(path + "-wal", F_OK) == 0

@@ -33,7 +33,12 @@ final class PGSession {
     /// Rows changed by the last INSERT, UPDATE or DELETE (sqlite3_changes).
     var lastChanges = 0
 
-    init(uri: String, settings: String) throws {
+    /// `name`: the session's fallback application_name ("owd writer", "owd reader"), so
+    /// that pg_stat_activity tells owd's sessions apart.
+    let name: String
+
+    init(uri: String, settings: String, name: String = "owd") throws {
+        self.name = name
         var message = [CChar](repeating: 0, count: 512)
         guard let api = cpq_load(&message, message.count) else {
             throw OwdError.store("cannot open store \(PGSession.redacted(uri)): \(String(cString: message))")
@@ -67,7 +72,7 @@ final class PGSession {
         close()
         // Ours first, so that the URI's own settings win (libpq: later keywords override).
         let keys = ["fallback_application_name", "client_encoding", "connect_timeout", "dbname"]
-        let values = ["owd", "UTF8", "10", uri]
+        let values = [name, "UTF8", "10", uri]
         let c = withCStrings(keys) { k in
             withCStrings(values) { v in api.pointee.PQconnectdbParams(k, v, 1) }
         }

@@ -26,8 +26,8 @@ final class Connection {
     }
 
     /// A PostgreSQL connection; `settings` run after every (re)connect.
-    init(postgres uri: String, settings: String) throws {
-        pg = try PGSession(uri: uri, settings: settings)
+    init(postgres uri: String, settings: String, name: String = "owd") throws {
+        pg = try PGSession(uri: uri, settings: settings, name: name)
         db = nil
     }
 

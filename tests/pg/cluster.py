@@ -10,6 +10,7 @@ pg_ctl starts it on a free loopback port (its socket in the cluster's folder, no
     cluster.py run -- CMD ARGS...   runs CMD with OWD_TEST_STORE=postgresql://... set,
                                     then stops and removes the cluster; CMD's exit status.
 """
+import glob
 import os
 import pwd
 import shutil
@@ -18,7 +19,15 @@ import subprocess
 import sys
 import tempfile
 
-BIN = os.environ.get("OWD_PG_BIN", "/usr/lib/postgresql/15/bin")
+def _bin():
+    """The newest Debian PostgreSQL's programs (OWD_PG_BIN names another folder)."""
+    if os.environ.get("OWD_PG_BIN"):
+        return os.environ["OWD_PG_BIN"]
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    return os.path.dirname(found[-1]) if found else "/usr/lib/postgresql/15/bin"
+
+
+BIN = _bin()
 
 
 def free_port():
@@ -28,7 +37,10 @@ def free_port():
 
 
 class Cluster:
-    def __init__(self):
+    def __init__(self, durable=False):
+        # Not durable (the suites): fsync off, the server's crash is never tested; owd's
+        # own crashes are, and a commit survives those whatever the server's fsync.
+        self.durable = durable
         self.root = tempfile.mkdtemp(prefix="owd-pg-", dir=tempfile.gettempdir())
         os.chmod(self.root, 0o755)
         self.data = os.path.join(self.root, "data")
@@ -57,10 +69,13 @@ class Cluster:
                        "--no-sync", "--locale=C"], capture_output=True, text=True)
         if r.returncode:
             raise RuntimeError(f"initdb failed: {r.stdout}{r.stderr}")
+        os.chmod(self.root, 0o755)
         with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
             f.write(f"listen_addresses = '127.0.0.1'\nport = {self.port}\n"
                     f"unix_socket_directories = '{self.root}'\nmax_connections = 400\n"
-                    "shared_buffers = 64MB\nfsync = on\nlog_min_messages = warning\n")
+                    "shared_buffers = 64MB\nlog_min_messages = warning\n")
+            if not self.durable:
+                f.write("fsync = off\nfull_page_writes = off\n")
         r = self._run([f"{BIN}/pg_ctl", "-D", self.data, "-l", os.path.join(self.root, "log"),
                        "-w", "-t", "60", "start"], capture_output=True, text=True)
         if r.returncode:
