@@ -31,3 +31,14 @@ test-pg: $(LIB) $(OWD_PROGRAM) $(DURABILITY_BIN) | deps
 	$(PYTHON) tests/pg/run.py --tool $(DURABILITY_BIN) --owd $(OWD_PROGRAM)
 
 TEST_TARGETS += test-swift-pg test-c-pg test-python-pg test-pg
+
+PG_BENCH_BIN := $(BENCH_DIR)/pg_bench
+$(PG_BENCH_BIN): bench/pg_bench.c include/owd.h $(LIB) | deps
+	@mkdir -p $(BENCH_DIR)
+	$(CC) $(CFLAGS) -I$(shell pg_config --includedir) -o $@ $< $(LDLIBS) -lpq -lpthread
+
+bench-pg: $(PG_BENCH_BIN)
+	$(PYTHON) bench/pg_bench.py --tool $(PG_BENCH_BIN)
+
+# `make bench` runs it too.
+bench: bench-pg
