@@ -32,6 +32,8 @@ final class PGSession {
     private var names = 0
     /// Rows changed by the last INSERT, UPDATE or DELETE (sqlite3_changes).
     var lastChanges = 0
+    /// The change number the write lock read, while it is the store's (nil: read it).
+    var lockedChange: Int64?
 
     /// `name`: the session's fallback application_name ("owd writer", "owd reader"), so
     /// that pg_stat_activity tells owd's sessions apart.
@@ -106,6 +108,7 @@ final class PGSession {
 
     /// The transaction is over (committed, rolled back, or lost): the next one may reconnect.
     func endScope() {
+        lockedChange = nil
         scope = false
         lost = false
         committing = false
@@ -163,6 +166,17 @@ final class PGSession {
     func exec(_ sql: String) throws {
         let c = try ready()
         api.pointee.PQclear(try check(api.pointee.PQexec(c, sql)))
+    }
+
+    /// Runs SQL text (several statements in one round trip); the first column of the last
+    /// statement's first row.
+    func execValue(_ sql: String) throws -> Int64? {
+        let c = try ready()
+        let r = try check(api.pointee.PQexec(c, sql))
+        defer { api.pointee.PQclear(r) }
+        guard api.pointee.PQntuples(r) > 0, api.pointee.PQgetisnull(r, 0, 0) == 0,
+              let p = api.pointee.PQgetvalue(r, 0, 0) else { return nil }
+        return Int64(String(cString: p))
     }
 
     func nextName() -> String {

@@ -122,17 +122,20 @@ final class Connection {
         if let pg {
             if pg.inTransaction { rollback() }
             pg.endScope()
-            // Prepared once: a read that refreshes the cache runs a transaction every call.
-            try prepare(immediate ? "BEGIN ISOLATION LEVEL READ COMMITTED" : "BEGIN ISOLATION LEVEL REPEATABLE READ").run()
-            pg.scope = true
             if immediate && lock {
+                // One round trip: BEGIN and the lock, which reads the change number.
                 do {
-                    try prepare(Connection.writeLock).run()
+                    _ = try pg.ready()   // reconnects a connection known to be lost
+                    pg.scope = true
+                    pg.lockedChange = try pg.execValue("BEGIN ISOLATION LEVEL READ COMMITTED; " + Connection.writeLock)
                 } catch {
                     rollback()
                     throw error
                 }
+                return
             }
+            try prepare(immediate ? "BEGIN ISOLATION LEVEL READ COMMITTED" : "BEGIN ISOLATION LEVEL REPEATABLE READ").run()
+            pg.scope = true
             return
         }
         // Prepared once: a read that refreshes the cache runs a transaction every call.
