@@ -24,7 +24,9 @@ TEST_TARGETS := test-swift
 all: build
 
 # System packages: jansson and SQLite headers, valgrind for the C tests; libmicrohttpd,
-# libcrypto (OpenSSL) and libcurl for the owd program only (libowd.so links none of them).
+# libcrypto (OpenSSL) and libcurl for the owd program only (libowd.so links none of them);
+# PostgreSQL (a throwaway cluster per test run) and libpq-dev (the benchmark's plain-libpq
+# floor): libowd.so loads libpq.so.5 with dlopen, only for postgresql:// stores.
 deps:
 	@missing=""; \
 	[ -f /usr/include/jansson.h ] || missing="$$missing libjansson-dev"; \
@@ -34,6 +36,8 @@ deps:
 	ls /usr/include/curl/curl.h /usr/include/*/curl/curl.h >/dev/null 2>&1 || missing="$$missing libcurl4-openssl-dev"; \
 	command -v valgrind >/dev/null || missing="$$missing valgrind"; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	[ -f /usr/include/postgresql/libpq-fe.h ] || missing="$$missing libpq-dev"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

@@ -3,6 +3,7 @@ import PackageDescription
 
 // Layers, each with one job (see ../shared/STYLE.md):
 //   CJansson, CSQLite  system libraries plus tiny C shims for what Swift cannot import
+//   CPQ                libpq's few functions, loaded with dlopen (libowd.so does not link libpq)
 //   COwd               the public header include/owd.h (+ per-thread error storage)
 //   OwdCore            the model, the rules of behaviour.md, the store
 //   Owd                the C ABI: one @c @implementation per header function
@@ -25,8 +26,10 @@ let package = Package(
     targets: [
         .target(name: "CJansson", linkerSettings: [.linkedLibrary("jansson")]),
         .target(name: "CSQLite", linkerSettings: [.linkedLibrary("sqlite3")]),
+        // libpq, declared here and loaded with dlopen on first use of a postgresql:// store.
+        .target(name: "CPQ"),
         .target(name: "COwd", dependencies: ["CJansson"]),
-        .target(name: "OwdCore", dependencies: ["CJansson", "CSQLite"]),
+        .target(name: "OwdCore", dependencies: ["CJansson", "CSQLite", "CPQ"]),
         .target(name: "Owd", dependencies: ["OwdCore", "COwd", "CJansson"]),
         .target(name: "COwdHTTP", linkerSettings: [.linkedLibrary("microhttpd")]),
         .target(name: "COwdCrypto", linkerSettings: [.linkedLibrary("crypto")]),

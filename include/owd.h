@@ -161,6 +161,15 @@ int owd_store_options_init(owd_store_options *opts, unsigned int version);
  *         A new file is created with mode 0600. An existing empty file becomes a new
  *         store. A file that is not an owd store, or has a newer schema, is refused
  *         (OWD_ESTORE) and left untouched; an older schema is upgraded.
+ *         Or a PostgreSQL connection URI, "postgresql://..." or "postgres://..." in
+ *         libpq's syntax (sslmode, PGPASSWORD and ~/.pgpass work as for psql): the
+ *         store lives in the first schema of the session's search_path (created when
+ *         missing, e.g. "?options=-csearch_path%3Downame"), its tables made on first
+ *         use. libpq (libpq.so.5, or the file OWD_LIBPQ names) is loaded on first use
+ *         of such a URI; when it cannot be, OWD_ESTORE says so. Any number of
+ *         processes on any number of machines may share it (behaviour.md section 15);
+ *         busy_timeout_ms is how long a writer waits for another (lock_timeout). A lost
+ *         connection fails the call in progress with OWD_ESTORE; the next reconnects.
  *   options: NULL for the defaults.
  * On success *out is a new handle, released with owd_store_close.
  * Errors: OWD_EINVAL (out NULL, bad options, path "" or not UTF-8, iam_user_arn not UTF-8), OWD_ESTORE,

@@ -95,9 +95,7 @@ extension Store {
                 var args: [(String, Value)] = []
                 var values: [Value] = []
                 var key: String? = nil
-                let blob = sqlite3_column_blob(s.stmt, 3).map {
-                    UnsafeBufferPointer(start: $0.assumingMemoryBound(to: UInt8.self), count: Int(sqlite3_column_bytes(s.stmt, 3)))
-                }
+                let blob = s.blob(3)
                 ArgsBlob.walk(blob, key: { k, _ in
                     if let key { args.append((key, .list(values))) }
                     key = String(decoding: k, as: UTF8.self)
@@ -150,7 +148,7 @@ extension Store {
     }
 
     func storeLog(_ c: Connection, commandID: String, _ log: String) throws {
-        let s = try c.prepare("INSERT OR REPLACE INTO command_logs(command_id, log) VALUES(?,?)")
+        let s = try c.prepare("INSERT INTO command_logs(command_id, log) VALUES(?,?) ON CONFLICT(command_id) DO UPDATE SET log=excluded.log")
         s.bind(1, commandID).bind(2, Store.keptLog(log))
         try s.run()
     }
@@ -211,9 +209,9 @@ extension Store {
 
 extension Engine {
     /// A number that changes when any connection, of this process or another, commits
-    /// (SQLite's data_version on the reader); in-memory stores: this process's commits.
+    /// (the reader's `changeToken`); in-memory stores: this process's commits.
     func storeVersion() throws -> Int64 {
         guard let reader else { return Int64(truncatingIfNeeded: commits.generation) }
-        return try readLock.locked { try reader.scalar("PRAGMA data_version") }
+        return try readLock.locked { try reader.changeToken() }
     }
 }

@@ -147,7 +147,8 @@ final class Cache {
 /// Keeping the cache current.
 extension Engine {
     /// Brings the cache up to every commit made before this call, by any connection.
-    /// Cheap when nothing changed: one `PRAGMA data_version`.
+    /// Cheap when nothing changed: one `changeToken` (SQLite: `PRAGMA data_version`;
+    /// PostgreSQL: one round trip for the change sequence).
     func sync() throws {
         let stale = cache.reading { $0.stale }
         guard let reader else {
@@ -155,76 +156,140 @@ extension Engine {
             return
         }
         try readLock.locked {
-            let version = try reader.scalar("PRAGMA data_version")
+            let version = try reader.changeToken()
             if version == dataVersion && !stale { return }
-            try reader.transaction(immediate: false) { try load(reader) }
-            dataVersion = version
+            dataVersion = try loadThroughReader(version)
         }
     }
 
-    /// Loads everything changed since the cache's last change through `c`.
-    func load(_ c: Connection) throws {
+    /// Loads through the reader (under readLock); the change token the cache is now up
+    /// to. SQLite: the data_version read before the load's transaction. PostgreSQL: the
+    /// change number the load's one statement saw (no transaction: it is one snapshot).
+    func loadThroughReader(_ version: Int64? = nil) throws -> Int64 {
+        guard let reader else { return -1 }
+        if reader.pg != nil { return try load(reader) }
+        let version = try version ?? reader.changeToken()
+        try reader.transaction(immediate: false) { try load(reader) }
+        return version
+    }
+
+    /// Loads everything changed since the cache's last change through `c` (inside a read
+    /// transaction; on PostgreSQL one statement, a snapshot of its own). Returns the
+    /// store's change number the load brought the cache up to.
+    @discardableResult
+    func load(_ c: Connection) throws -> Int64 {
         let since = cache.reading { $0.lastChange }
-        let current = try c.scalar("SELECT value FROM meta WHERE key='change_seq'")
-        if current <= since { return }
+        var loaded = Loaded()
+        if c.pg != nil {
+            try Engine.gatherPostgres(c, since: since, into: &loaded)
+        } else {
+            loaded.current = try c.scalar("SELECT value FROM meta WHERE key='change_seq'")
+            if loaded.current <= since { return loaded.current }
+            try Engine.gather(c, since: since, into: &loaded)
+        }
+        if loaded.current <= since { return loaded.current }
+        cache.writing { cache in
+            for t in loaded.tombstones { cache.forget(t) }
+            for (k, v) in loaded.stacks { cache.stacks[k] = v }
+            for (a, s) in loaded.apps { cache.appStacks[a] = s }
+            for (arn, s, l) in loaded.permissions { cache.permissions[arn, default: [:]][s] = l }
+            for r in loaded.records { cache.apply(r) }
+            cache.lastChange = max(cache.lastChange, loaded.current)
+            cache.stale = false
+        }
+        return loaded.current
+    }
+
+    /// What one load read, before it reaches the cache.
+    struct Loaded {
+        var current: Int64 = 0
         var records: [DeploymentRecord] = []
+        var stacks: [(UUIDKey, StackRow)] = []
+        var apps: [(UUIDKey, UUIDKey)] = []
+        var permissions: [(String, UUIDKey, Level)] = []
+        var tombstones: [Tombstone] = []
+
+        mutating func stack(_ s: Statement) {
+            let id = s.string(0) ?? ""
+            if let k = UUIDKey(id) { stacks.append((k, StackRow(id: id, region: s.string(1) ?? ""))) }
+        }
+
+        mutating func app(_ s: Statement) {
+            if let a = UUIDKey(s.string(0) ?? ""), let st = UUIDKey(s.string(1) ?? "") { apps.append((a, st)) }
+        }
+
+        mutating func permission(_ s: Statement) {
+            if let st = UUIDKey(s.string(1) ?? ""), let l = Level(name: s.string(2) ?? "") {
+                permissions.append((s.string(0) ?? "", st, l))
+            }
+        }
+
+        mutating func tombstone(_ s: Statement) {
+            if let kind = Tombstone.Kind(rawValue: s.string(0) ?? "") {
+                tombstones.append(Tombstone(kind: kind, id: s.string(1) ?? "", iamUserArn: s.string(2)))
+            }
+        }
+    }
+
+    /// SQLite: a query per table, inside the caller's read transaction.
+    private static func gather(_ c: Connection, since: Int64, into loaded: inout Loaded) throws {
         let s = try c.prepare(Engine.deploymentColumns + " WHERE change_seq > ? ORDER BY change_seq")
         s.bind(1, since)
         defer { s.reset() }
-        while try s.step() {
-            let r = try Engine.deploymentRecord(s)
-            records.append(r)
-        }
-        var stacks: [(UUIDKey, StackRow)] = []
+        while try s.step() { loaded.records.append(try Engine.deploymentRecord(s)) }
         let st = try c.prepare("SELECT id, region FROM stacks WHERE change_seq > ?")
         st.bind(1, since)
         defer { st.reset() }
-        while try st.step() {
-            let id = st.string(0) ?? ""
-            if let k = UUIDKey(id) { stacks.append((k, StackRow(id: id, region: st.string(1) ?? ""))) }
-        }
-        var apps: [(UUIDKey, UUIDKey)] = []
+        while try st.step() { loaded.stack(st) }
         let ap = try c.prepare("SELECT id, stack_id FROM apps WHERE change_seq > ?")
         ap.bind(1, since)
         defer { ap.reset() }
-        while try ap.step() {
-            if let a = UUIDKey(ap.string(0) ?? ""), let s = UUIDKey(ap.string(1) ?? "") { apps.append((a, s)) }
-        }
-        var permissions: [(String, UUIDKey, Level)] = []
+        while try ap.step() { loaded.app(ap) }
         let pm = try c.prepare("SELECT iam_user_arn, stack_id, level FROM permissions WHERE change_seq > ?")
         pm.bind(1, since)
         defer { pm.reset() }
-        while try pm.step() {
-            if let s = UUIDKey(pm.string(1) ?? ""), let l = Level(name: pm.string(2) ?? "") {
-                permissions.append((pm.string(0) ?? "", s, l))
-            }
-        }
+        while try pm.step() { loaded.permission(pm) }
         // Deletions since: a deleted row is gone from its table, so whatever the queries
         // above found is newer than any tombstone of the same key. Tombstones go first.
-        var tombstones: [Tombstone] = []
         let tb = try c.prepare("SELECT kind, id, iam_user_arn FROM tombstones WHERE change_seq > ? ORDER BY change_seq")
         tb.bind(1, since)
         defer { tb.reset() }
-        while try tb.step() {
-            if let kind = Tombstone.Kind(rawValue: tb.string(0) ?? "") {
-                tombstones.append(Tombstone(kind: kind, id: tb.string(1) ?? "", iamUserArn: tb.string(2)))
-            }
-        }
-        cache.writing { cache in
-            for t in tombstones { cache.forget(t) }
-            for (k, v) in stacks { cache.stacks[k] = v }
-            for (a, s) in apps { cache.appStacks[a] = s }
-            for (arn, s, l) in permissions { cache.permissions[arn, default: [:]][s] = l }
-            for r in records { cache.apply(r) }
-            cache.lastChange = max(cache.lastChange, current)
-            cache.stale = false
-        }
+        while try tb.step() { loaded.tombstone(tb) }
     }
 
-    private static func blob(_ s: Statement, _ column: Int32) -> UnsafeBufferPointer<UInt8>? {
-        guard let p = sqlite3_column_blob(s.stmt, column) else { return nil }
-        let n = Int(sqlite3_column_bytes(s.stmt, column))
-        return UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: n)
+    /// PostgreSQL: the same rows in one statement (one round trip, one snapshot, no
+    /// transaction): each table's columns in the positions `deploymentRecord` and the
+    /// Loaded readers use, as text (bytea in its hex form, which Statement.blob reads),
+    /// its kind in the last column.
+    static let postgresLoad: String = {
+        let pad = { (n: Int) in String(repeating: ", NULL", count: n) }
+        return """
+            SELECT value::text\(pad(13)), 0 AS kind, 0 AS ord FROM meta WHERE key='change_seq'
+            UNION ALL SELECT seq::text, change_seq::text, created_at::text, completed_at::text, status::text,
+                command::text, id, stack_id, app_id, iam_user_arn, comment, custom_json, args::text, instance_ids, 1, change_seq
+                FROM deployments WHERE change_seq > ?1
+            UNION ALL SELECT id, region\(pad(12)), 2, 0 FROM stacks WHERE change_seq > ?1
+            UNION ALL SELECT id, stack_id\(pad(12)), 3, 0 FROM apps WHERE change_seq > ?1
+            UNION ALL SELECT iam_user_arn, stack_id, level\(pad(11)), 4, 0 FROM permissions WHERE change_seq > ?1
+            UNION ALL SELECT kind, id, iam_user_arn\(pad(11)), 5, change_seq FROM tombstones WHERE change_seq > ?1
+            ORDER BY kind, ord
+            """
+    }()
+
+    private static func gatherPostgres(_ c: Connection, since: Int64, into loaded: inout Loaded) throws {
+        let s = try c.prepare(postgresLoad)
+        s.bind(1, since)
+        defer { s.reset() }
+        while try s.step() {
+            switch s.int(14) {
+            case 0: loaded.current = s.int(0)
+            case 1: loaded.records.append(try Engine.deploymentRecord(s))
+            case 2: loaded.stack(s)
+            case 3: loaded.app(s)
+            case 4: loaded.permission(s)
+            default: loaded.tombstone(s)
+            }
+        }
     }
 
     /// The columns a deployment record is made from, in `deploymentRecord`'s order (the
@@ -249,7 +314,7 @@ extension Engine {
         row.iamUserArn = s.text(9)
         row.comment = s.text(10)
         row.customJson = s.text(11)
-        row.args = blob(s, 12)
+        row.args = s.blob(12)
         row.instanceIds = s.text(13)
         guard let r = DeploymentRecord.make(row) else { throw OwdError.outOfMemory }
         return r
@@ -259,8 +324,11 @@ extension Engine {
     func refresh() throws {
         let c = reader ?? writer
         try (reader == nil ? writeLock : readLock).locked {
-            try c.transaction(immediate: false) { try load(c) }
-            if reader != nil { dataVersion = try c.scalar("PRAGMA data_version") }
+            if reader != nil {
+                dataVersion = try loadThroughReader()
+            } else {
+                try c.transaction(immediate: false) { try load(c) }
+            }
         }
     }
 }

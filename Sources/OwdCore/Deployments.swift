@@ -307,7 +307,7 @@ extension Store {
         let d = try c.prepare("""
             INSERT INTO deployments(id, stack_id, app_id, created_at, completed_at, status, command, args,
                 instance_ids, iam_user_arn, comment, custom_json, pending, change_seq, app_version)
-            VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+            VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING seq
             """)
         d.bind(1, id).bind(2, stackID).bind(3, appID).bind(4, createdAt)
         d.bind(5, pending == 0 ? createdAt : nil)
@@ -315,12 +315,13 @@ extension Store {
                         : failed ? DeploymentStatus.failed.rawValue : DeploymentStatus.successful.rawValue))
         d.bind(7, Int64(command.rawValue))
         let blob = ArgsBlob.encode(args)
-        _ = blob.withUnsafeBytes { sqlite3_bind_blob(d.stmt, 8, $0.baseAddress, Int32($0.count), csqlite_transient()) }
+        blob.withUnsafeBytes { _ = d.bind(8, bytes: $0) }
         d.bind(9, targets.map(\.id).joined(separator: ","))
         d.bind(10, caller).bind(11, comment).bind(12, customJson).bind(13, Int64(pending)).bind(14, change)
         d.bind(15, appVersion)
-        try d.run()
-        let deploymentSeq = sqlite3_last_insert_rowid(c.db)
+        guard try d.step() else { d.reset(); throw OwdError.internal("INSERT ... RETURNING gave no row") }
+        let deploymentSeq = d.int(0)
+        d.reset()
         let cmd = try c.prepare("""
             INSERT INTO commands(id, deployment_seq, deployment_id, stack_id, instance_id, created_at,
                 completed_at, status, exit_code, type) VALUES(?,?,?,?,?,?,?,?,?,?)

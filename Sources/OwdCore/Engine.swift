@@ -71,7 +71,14 @@ final class Engine {
         if path == "" { throw OwdError.invalidArgument("path is empty: name a store file, or pass NULL or \":memory:\" for a private in-memory store") }
         let memory = path == nil || path == ":memory:"
         self.path = memory ? nil : path
-        if let path, !memory {
+        if let uri = path, PGSession.isURI(uri) {
+            // Section 15: two sessions, as for a file: reads (the cache's refresh) never
+            // wait behind a writer's commit.
+            let settings = Engine.postgresSettings(options)
+            writer = try Connection(postgres: uri, settings: settings, name: "owd writer")
+            try Engine.preparePostgresSchema(writer, uri: uri)
+            reader = try Connection(postgres: uri, settings: settings, name: "owd reader")
+        } else if let path, !memory {
             try Engine.checkFile(path)
             let hadWAL = access(path + "-wal", F_OK) == 0
             writer = try Connection(path: path, flags: SQLITE_OPEN_READWRITE)

@@ -91,8 +91,8 @@ extension Store {
                 INSERT INTO permissions(stack_id, iam_user_arn, level, allow_ssh, allow_sudo, change_seq)
                 VALUES(?1, ?2, coalesce(?3, 'iam_only'), coalesce(?4, 0), coalesce(?5, 0), ?6)
                 ON CONFLICT(stack_id, iam_user_arn) DO UPDATE SET
-                  level = coalesce(?3, level), allow_ssh = coalesce(?4, allow_ssh),
-                  allow_sudo = coalesce(?5, allow_sudo), change_seq = ?6
+                  level = coalesce(?3, permissions.level), allow_ssh = coalesce(?4, permissions.allow_ssh),
+                  allow_sudo = coalesce(?5, permissions.allow_sudo), change_seq = ?6
                 """)
             s.bind(1, stackID).bind(2, arn).bind(3, level?.name)
             s.bind(4, r.allowSsh.map { $0 ? 1 : 0 })
@@ -115,7 +115,7 @@ extension Store {
             if let stackID {
                 try access.check(grants, stackID: stackID)
             }
-            var sql = "SELECT stack_id, iam_user_arn, allow_ssh, allow_sudo, level FROM permissions WHERE 1"
+            var sql = "SELECT stack_id, iam_user_arn, allow_ssh, allow_sudo, level FROM permissions WHERE true"
             if stackID != nil { sql += " AND stack_id=?1" }
             if arn != nil { sql += " AND iam_user_arn=?2" }
             let s = try c.prepare(sql + " ORDER BY seq")

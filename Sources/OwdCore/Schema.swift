@@ -22,7 +22,7 @@ extension Engine {
         if appID != applicationID {
             throw OwdError.store("cannot open store \(path): not an owd store (SQLite application_id \(appID))")
         }
-        let version = Int32(truncatingIfNeeded: try c.scalar("PRAGMA user_version"))
+        let version = try c.schemaVersion()
         if version > schemaVersion {
             throw OwdError.store("cannot open store \(path): its schema version \(version) is newer than this library's (\(schemaVersion)); upgrade libowd")
         }
@@ -88,9 +88,25 @@ extension Engine {
                 throw OwdError.store("cannot open store \(path): not an owd store (an SQLite database of another program)")
             }
             try c.exec(schema)
-            try c.exec("PRAGMA application_id=\(applicationID); PRAGMA user_version=1")
+            try c.exec("PRAGMA application_id=\(applicationID)")
+            try c.setSchemaVersion(1)
         }
         try upgrade(c, from: 1)
+    }
+
+    /// The first schema a search_path names ("$user" skipped; quotes removed).
+    static func firstSchema(_ searchPath: String) -> String? {
+        for item in searchPath.split(separator: ",") {
+            var name = String(item.drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
+            if name == "\"$user\"" || name == "$user" || name.isEmpty { continue }
+            if name.hasPrefix("\""), name.hasSuffix("\""), name.count >= 2 {
+                name = String(name.dropFirst().dropLast()).replacingAll("\"\"", with: "\"")
+            } else {
+                name = name.lowercased()
+            }
+            return name
+        }
+        return nil
     }
 
     /// The steps from version N to N + 1.
@@ -124,16 +140,60 @@ extension Engine {
     /// Upgrades an older store in one transaction. Another process may be upgrading it at
     /// the same moment: the version is read again under the write lock.
     static func upgrade(_ c: Connection, from version: Int32) throws {
-        try c.transaction(immediate: true) {
-            var v = max(version, Int32(truncatingIfNeeded: try c.scalar("PRAGMA user_version")))
-            while v < schemaVersion {
-                guard let step = upgrades[v] else {
-                    throw OwdError.store("the store's schema version \(v) is unknown to this library")
-                }
-                try c.exec(step)
-                v += 1
+        try c.transaction(immediate: true) { try upgradeSteps(c, from: version) }
+    }
+
+    /// The upgrade steps, inside the caller's write transaction.
+    static func upgradeSteps(_ c: Connection, from version: Int32) throws {
+        var v = max(version, try c.schemaVersion())
+        while v < schemaVersion {
+            guard let step = upgrades[v] else {
+                throw OwdError.store("the store's schema version \(v) is unknown to this library")
             }
-            try c.exec("PRAGMA user_version=\(schemaVersion)")
+            try c.exec(step)
+            v += 1
+        }
+        try c.setSchemaVersion(schemaVersion)
+    }
+
+    /// Section 15: a PostgreSQL store lives in the first schema of the session's
+    /// search_path (`?options=-csearch_path%3Dname` in the URI picks another; a schema it
+    /// names that does not exist is created). The same
+    /// tables as a file's, made by the same version-1 schema and upgrade steps
+    /// (`Dialect.postgresDDL` gives their types), in one transaction; meta records the
+    /// application id and the schema version (a file's PRAGMAs). Processes opening the
+    /// same new database at once take turns on an advisory lock.
+    static func preparePostgresSchema(_ c: Connection, uri: String) throws {
+        let name = PGSession.redacted(uri)
+        // READ COMMITTED: after waiting for another process's creation, see what it made.
+        try c.transaction(immediate: true, lock: false) {
+            try c.prepare("SELECT pg_advisory_xact_lock(hashtext('owd store ' || current_setting('search_path')))").run()
+            if try c.scalar("SELECT current_schema() IS NULL") != 0 {
+                // No schema of the search_path exists: make the first one it names.
+                let path = try c.prepare("SHOW search_path")
+                let first = try path.step() ? Engine.firstSchema(path.string(0) ?? "") : nil
+                path.reset()
+                guard let first else {
+                    throw OwdError.store("cannot open store \(name): its search_path names no schema to hold the store's tables")
+                }
+                try c.exec("CREATE SCHEMA \"" + first.replacingAll("\"", with: "\"\"") + "\"")
+            }
+            if try c.scalar("SELECT to_regclass('meta') IS NULL") != 0 {
+                try c.exec(schema)
+                try c.prepare("INSERT INTO meta VALUES('application_id', ?), ('schema_version', 1)").bind(1, Int64(applicationID)).run()
+            }
+            let appID = try c.scalar("SELECT value FROM meta WHERE key='application_id'")
+            if appID != Int64(applicationID) {
+                throw OwdError.store("cannot open store \(name): not an owd store (its schema has a table meta of another program)")
+            }
+            let version = try c.schemaVersion()
+            if version > schemaVersion {
+                throw OwdError.store("cannot open store \(name): its schema version \(version) is newer than this library's (\(schemaVersion)); upgrade libowd")
+            }
+            if version < schemaVersion {
+                _ = try c.scalar(Connection.writeLock)
+                try upgradeSteps(c, from: version)
+            }
         }
     }
 }

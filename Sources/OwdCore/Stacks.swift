@@ -175,7 +175,7 @@ extension Store {
                 let p = try c.prepare("""
                     INSERT INTO permissions(stack_id, iam_user_arn, level, allow_ssh, allow_sudo, change_seq)
                     SELECT ?, iam_user_arn, level, allow_ssh, allow_sudo, ? FROM permissions
-                    WHERE stack_id=? AND iam_user_arn IS NOT ?
+                    WHERE stack_id=? AND iam_user_arn IS DISTINCT FROM ?
                     """)
                 p.bind(1, id).bind(2, change).bind(3, source.id).bind(4, caller)
                 try p.run()

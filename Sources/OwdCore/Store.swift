@@ -39,6 +39,14 @@ public final class Store {
 
     public var path: String? { engine.path }
 
+    /// A postgresql:// or postgres:// connection URI (section 15), not a file.
+    public static func isPostgres(_ path: String) -> Bool { PGSession.isURI(path) }
+
+    /// The store's name for messages and logs: a URI without its password.
+    public static func displayName(_ path: String) -> String {
+        isPostgres(path) ? PGSession.redacted(path) : path
+    }
+
     /// The operations owd answers, by AWS name.
     public static var operations: [String] { Operation.allCases.map(\.rawValue).sorted() }
 

@@ -89,6 +89,16 @@ extension Engine {
         path.lastIndex(of: "/").map { String(path[..<$0].isEmpty ? "/" : path[..<$0]) } ?? "."
     }
 
+    /// A PostgreSQL session's settings: the busy timeout is how long a writer waits for
+    /// the write lock (lock_timeout); durability is the server's synchronous_commit,
+    /// except `.off` (tests), which turns it off for owd's sessions. bytea in hex, which
+    /// Statement.blob decodes.
+    static func postgresSettings(_ options: StoreOptions) -> String {
+        var s = "SET lock_timeout = \(options.busyTimeoutMs); SET bytea_output = 'hex'; SET standard_conforming_strings = on"
+        if options.durability == .off { s += "; SET synchronous_commit = off" }
+        return s
+    }
+
     static func configure(_ c: Connection, _ options: StoreOptions) throws {
         sqlite3_busy_timeout(c.db, options.busyTimeoutMs)
         let sync: String

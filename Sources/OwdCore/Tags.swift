@@ -37,7 +37,7 @@ extension Store {
                 if value.count > Store.maxTagValue {
                     throw OwdError.validation("The value of tag \"\(key)\" is longer than \(Store.maxTagValue) characters")
                 }
-                let s = try c.prepare("INSERT OR REPLACE INTO tags(kind, id, stack_id, key, value) VALUES(?,?,?,?,?)")
+                let s = try c.prepare("INSERT INTO tags(kind, id, stack_id, key, value) VALUES(?,?,?,?,?) ON CONFLICT(kind, id, key) DO UPDATE SET stack_id=excluded.stack_id, value=excluded.value")
                 s.bind(1, kind.rawValue).bind(2, id).bind(3, stack.id).bind(4, key).bind(5, value)
                 try s.run()
             }

@@ -112,12 +112,8 @@ extension Engine {
     /// read reloads it.
     private func catchUp() {
         do {
-            if let reader {
-                try readLock.locked {
-                    let version = try reader.scalar("PRAGMA data_version")
-                    try reader.transaction(immediate: false) { try load(reader) }
-                    dataVersion = version
-                }
+            if reader != nil {
+                try readLock.locked { dataVersion = try loadThroughReader() }
             } else {
                 try writer.transaction(immediate: false) { try load(writer) }
             }
@@ -144,7 +140,7 @@ extension Engine {
     /// such as a full disk, or a failed COMMIT): nothing of the group was committed.
     private func runTogether(_ batch: [PendingWrite], beforeCommit hook: (() -> Void)?) -> Bool {
         do {
-            try writer.prepare("BEGIN IMMEDIATE").run()
+            try writer.begin(immediate: true)
         } catch {
             // The store is busy (another process held it past the busy timeout): nothing
             // ran; every call is refused alike and may be retried.
@@ -164,7 +160,8 @@ extension Engine {
                 try writer.prepare("RELEASE owd_call").run()
             } catch {
                 p.error = error
-                if sqlite3_get_autocommit(writer.db) != 0 { intact = false; break calls }
+                if !writer.inTransaction { intact = false; break calls }
+                writer.pg?.lockedChange = nil   // the call's bump, if any, is undone
                 do {
                     try writer.prepare("ROLLBACK TO owd_call").run()
                     try writer.prepare("RELEASE owd_call").run()
@@ -178,11 +175,27 @@ extension Engine {
         if intact {
             hook?()
             do {
-                try writer.prepare("COMMIT").run()
+                try writer.commit()
                 return true
-            } catch {}
+            } catch {
+                if writer.pg != nil {
+                    // PostgreSQL: a failed COMMIT, or a lost connection, may have committed
+                    // (the server may have done it before the answer was lost): running
+                    // the calls again could make each change twice. Each call fails.
+                    for p in batch where !p.refused { p.error = error }
+                    return true
+                }
+            }
         }
-        if sqlite3_get_autocommit(writer.db) == 0 { _ = sqlite3_exec(writer.db, "ROLLBACK", nil, nil, nil) }
+        if writer.lost, let pg = writer.pg {
+            // The connection was lost inside the group's transaction: nothing committed.
+            // Each call fails alike, as it would have alone (the next call reconnects).
+            let lost = pg.lostError()
+            writer.rollback()
+            for p in batch where !p.refused { p.error = lost }
+            return true
+        }
+        writer.rollback()
         for p in batch where !p.refused { p.error = nil }
         return false
     }
@@ -190,11 +203,14 @@ extension Engine {
     /// One call as one change: the next change number, the body, the bump.
     private func apply(_ p: PendingWrite) throws {
         guard let body = p.body else { throw OwdError.internal("a write ran after it was done") }
-        let change = try writer.scalar("SELECT value FROM meta WHERE key='change_seq'") + 1
+        // PostgreSQL: the write lock read the change number (one round trip fewer).
+        let change = try (writer.pg?.lockedChange ?? writer.scalar("SELECT value FROM meta WHERE key='change_seq'")) + 1
+        writer.pg?.lockedChange = nil
         try body(writer, change)
         let bump = try writer.prepare("UPDATE meta SET value=? WHERE key='change_seq'")
         bump.bind(1, change)
         try bump.run()
+        writer.pg?.lockedChange = change
     }
 
     /// Runs `body` with a connection for reading (a read transaction: one snapshot).

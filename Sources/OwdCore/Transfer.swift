@@ -619,7 +619,7 @@ extension Store {
             let s = try c.prepare("INSERT OR IGNORE INTO user_profiles(iam_user_arn, body) VALUES(?,?)")
             s.bind(1, arn).bind(2, try r.body(dropping: []))
             try s.run()
-            if sqlite3_changes(c.db) == 1 { return true }
+            if c.changes == 1 { return true }
             let q = try c.prepare("SELECT body FROM user_profiles WHERE iam_user_arn=?")
             q.bind(1, arn)
             defer { q.reset() }
@@ -640,7 +640,7 @@ extension Store {
                 """)
             s.bind(1, stack).bind(2, arn).bind(3, level).bind(4, ssh ? 1 : 0).bind(5, sudo ? 1 : 0).bind(6, change)
             try s.run()
-            if sqlite3_changes(c.db) == 1 { return true }
+            if c.changes == 1 { return true }
             let q = try c.prepare("SELECT level, allow_ssh, allow_sudo FROM permissions WHERE stack_id=? AND iam_user_arn=?")
             q.bind(1, stack).bind(2, arn)
             defer { q.reset() }
@@ -705,7 +705,7 @@ extension Store {
         d.bind(1, id).bind(2, stack).bind(3, app).bind(4, created).bind(5, completed)
         d.bind(6, Int64(status.rawValue)).bind(7, Int64(name.rawValue))
         let blob = ArgsBlob.encode(args)
-        _ = blob.withUnsafeBytes { sqlite3_bind_blob(d.stmt, 8, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count), csqlite_transient()) }
+        blob.withUnsafeBytes { _ = d.bind(8, bytes: $0) }
         d.bind(9, instances.joined(separator: ",")).bind(10, try r.string("IamUserArn"))
         d.bind(11, try r.string("Comment")).bind(12, try r.string("CustomJson")).bind(13, change)
         return try inserted(c, d, r, kind: .deployment, id: id)
@@ -737,7 +737,7 @@ extension Store {
     /// throws when the stored one differs.
     private func inserted(_ c: Connection, _ s: Statement, _ r: ImportRecord, kind: Resource, id: String) throws -> Bool {
         try s.run()
-        if sqlite3_changes(c.db) == 1 { return true }
+        if c.changes == 1 { return true }
         let stored = try storedAnswer(c, kind, id, r)
         defer { cjansson_decref(stored) }
         return try same(r, stored, resource: kind)

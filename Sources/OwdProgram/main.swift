@@ -29,7 +29,7 @@ struct Serve: ParsableCommand {
         (time, operation, status, duration, request id, caller; never a secret, signature or body).
         """)
 
-    @Option(help: "The store file (SQLite); created when missing.")
+    @Option(help: "The store: a file (SQLite), created when missing; or a postgresql:// URI (libpq's syntax: sslmode, PGPASSWORD and ~/.pgpass work), its tables created on first use.")
     var store: String
 
     @Option(help: "The address to listen on.")
@@ -132,7 +132,7 @@ struct Serve: ParsableCommand {
         do {
             opened = try Store(path: store, options: StoreOptions(connectionLostAfter: Int64(connectionLostAfter)))
         } catch let e as OwdError {
-            fail("cannot open store \(store): \(e.message)")
+            fail("cannot open store \(Store.displayName(store)): \(e.message)")
         }
         let log = RequestLog(quiet: quiet)
         var options = Server.Options()
@@ -351,10 +351,10 @@ func openStore(_ path: String) -> Store {
     do {
         return try Store(path: path)
     } catch let e as OwdError {
-        printError("cannot open store \(path): \(e.message)")
+        printError("cannot open store \(Store.displayName(path)): \(e.message)")
         Glibc.exit(1)
     } catch {
-        printError("cannot open store \(path): \(error)")
+        printError("cannot open store \(Store.displayName(path)): \(error)")
         Glibc.exit(1)
     }
 }
@@ -372,7 +372,7 @@ struct Export: ParsableCommand {
         1 failed (the reason on stderr).
         """)
 
-    @Option(help: "The store file (SQLite).")
+    @Option(help: "The store: a file (SQLite), or a postgresql:// URI (libpq's syntax).")
     var store: String
 
     @Argument(help: ArgumentHelp("The folder to write the files to.", valueName: "dir"))
@@ -382,7 +382,7 @@ struct Export: ParsableCommand {
     var withSecrets = false
 
     func run() throws {
-        guard access(store, F_OK) == 0 else {
+        guard Store.isPostgres(store) || access(store, F_OK) == 0 else {
             printError("cannot open store \(store): no such file")
             Glibc.exit(1)
         }
@@ -419,7 +419,7 @@ struct Import: ParsableCommand {
         file and the record, on stderr; the store is unchanged).
         """)
 
-    @Option(help: "The store file (SQLite); created when missing.")
+    @Option(help: "The store: a file (SQLite), created when missing; or a postgresql:// URI (libpq's syntax: sslmode, PGPASSWORD and ~/.pgpass work), its tables created on first use.")
     var store: String
 
     @Argument(help: ArgumentHelp("The files to import.", valueName: "file"))

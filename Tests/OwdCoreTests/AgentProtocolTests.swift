@@ -132,7 +132,7 @@ struct AgentProtocolTests {
 
     @Test("PollCommands with WaitTimeSeconds returns as soon as a command exists, created by another process's store")
     func longPollOtherProcess() throws {
-        let path = temporaryPath()
+        let path = sharedStorePath()
         let w = try Self.world(path: path)
         // Its own engine: no in-process signal reaches the poll, only the store's version.
         let elsewhere = try Fixture(path: path)
@@ -247,7 +247,7 @@ struct AgentProtocolTests {
 
     @Test("Removing a deployment takes its commands' logs with it")
     func logsGoWithTheirCommands() throws {
-        let path = temporaryPath()
+        let path = sharedStorePath()
         let w = try Self.world(path: path)
         let d = try w.f.deploy(w.stack, command: "configure", extra: ["InstanceIds": [w.box]])
         let c = try w.f.commandIDs(d)[0]

@@ -293,7 +293,7 @@ struct CommandTests {
 
     @Test("Roll-up: the finished deployment is seen by another handle on the store file")
     func rollUpInFile() throws {
-        let path = temporaryPath()
+        let path = sharedStorePath()
         let w = try Self.world(path: path)
         let other = try Fixture(path: path)
         w.f.clock.advance(15)

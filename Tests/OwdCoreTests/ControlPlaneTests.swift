@@ -15,7 +15,7 @@ struct ControlPlaneTests {
     }
 
     static func world() throws -> World {
-        let path = temporaryPath()
+        let path = sharedStorePath()
         let a = try Fixture(path: path), b = try Fixture(path: path)
         let stack = try a.stack()
         let layer = try a.layer(stack)
@@ -30,7 +30,7 @@ struct ControlPlaneTests {
     /// Takes an instance row out of the store. DeleteInstance is the other half of issue 14;
     /// instances are not cached, so removing the row is what it does to what these tests need.
     static func dropInstance(_ w: World, _ id: String) throws {
-        let c = try Connection(path: w.path, flags: 0x0000_0002)   // SQLITE_OPEN_READWRITE
+        let c = try storeConnection(w.path, writable: true)
         defer { c.close() }
         try c.prepare("DELETE FROM instances WHERE id=?").bind(1, id).run()
         try c.exec("UPDATE meta SET value=value+1 WHERE key='change_seq'")
@@ -95,7 +95,7 @@ struct ControlPlaneTests {
             #expect((try f.call("DescribePermissions", ["IamUserArn": Self.bob])["Permissions"] as! [Any]).isEmpty)
             f.expectError("ListTags", ["ResourceArn": arn], "ResourceNotFoundException")
         }
-        let c = try Connection(path: w.path, flags: 0x0000_0001)
+        let c = try storeConnection(w.path)
         defer { c.close() }
         for table in ["deployments", "commands", "permissions", "tags", "layers", "apps", "app_versions"] {
             #expect(try c.scalar("SELECT count(*) FROM \(table)") == 0, "\(table)")
@@ -155,7 +155,7 @@ struct ControlPlaneTests {
             }
             #expect(try f.commands(["CommandIds": [command]]).count == 1)
         }
-        let c = try Connection(path: w.path, flags: 0x0000_0001)
+        let c = try storeConnection(w.path)
         defer { c.close() }
         #expect(try c.scalar("SELECT count(*) FROM app_versions") == 0)
         // Its name is free again.

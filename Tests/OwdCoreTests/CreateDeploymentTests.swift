@@ -453,7 +453,7 @@ struct CreateDeploymentTests {
 
     @Test("CreateDeployment: a deployment created in a store file is there after reopening it")
     func persisted() throws {
-        let path = temporaryPath()
+        let path = sharedStorePath()
         let w = try Self.world(path: path)
         let d = try w.f.deploy(w.stack, app: w.app, args: ["migrate": ["true"]], extra: ["Comment": "c", "CustomJson": "{}"])
         let before = try described(w.f, d)
@@ -465,7 +465,7 @@ struct CreateDeploymentTests {
 
     @Test("CreateDeployment: a new deployment is visible as soon as the call returns, from every thread", arguments: [false, true])
     func visibleFromEveryThread(_ file: Bool) throws {
-        let w = try Self.world(path: file ? temporaryPath() : nil)
+        let w = try Self.world(path: file ? sharedStorePath() : nil)
         let threads = 4, each = 8
         let lock = NSLock()
         var created: [String] = []

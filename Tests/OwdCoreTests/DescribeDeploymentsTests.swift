@@ -198,7 +198,7 @@ struct DescribeDeploymentsTests {
 
     @Test("DescribeDeployments: ordering holds in a store file, after reopening it")
     func orderingInFile() throws {
-        let path = temporaryPath()
+        let path = sharedStorePath()
         let w = try Self.world(path: path)
         let expected = [w.dOtherApp, w.dApp2, w.dB, w.dStack, w.dApp1]
         #expect(Self.ids(try w.f.deployments()) == expected)
@@ -209,7 +209,7 @@ struct DescribeDeploymentsTests {
 
     @Test("DescribeDeployments: a deployment is visible as soon as CreateDeployment returns, to another handle on the store file")
     func visibleAcrossHandles() throws {
-        let path = temporaryPath()
+        let path = sharedStorePath()
         let writer = try Fixture(path: path)
         let reader = try Fixture(path: path)
         let s = try writer.stack()

@@ -28,7 +28,7 @@ struct EdgeCaseTests {
 
     @Test("Two handles opening the same new file at once make one store")
     func concurrentCreation() throws {
-        let path = temporaryPath()
+        let path = sharedStorePath()
         let results = UnsafeMutablePointer<Result<Store, Error>?>.allocate(capacity: 4)
         results.initialize(repeating: nil, count: 4)
         defer { results.deinitialize(count: 4); results.deallocate() }   // releases the stores (ASan: leaked)

@@ -39,7 +39,7 @@ struct GroupCommitConcurrencyTests {
 
     @Test("A group in which one call is refused (an unknown stack) commits the others")
     func refusedCallCommitsTheOthers() throws {
-        let path = temporaryPath()
+        let path = sharedStorePath()
         let f = try Fixture(path: path)
         let stack = try f.stack()
         _ = try f.instance(stack, layers: [try f.layer(stack)])
@@ -79,7 +79,7 @@ struct GroupCommitConcurrencyTests {
 
     @Test("A call that fails after writing rolls back to its savepoint; the group's other calls commit")
     func failedCallAfterWritingChangesNothing() throws {
-        let path = temporaryPath()
+        let path = sharedStorePath()
         let f = try Fixture(path: path)
         let stack = try f.stack()
         _ = try f.instance(stack, layers: [try f.layer(stack)])
@@ -124,7 +124,7 @@ struct GroupCommitConcurrencyTests {
 
     @Test("Readers never wait on a group, and see nothing of it before it has committed")
     func readersDoNotWaitAndSeeOnlyCommitted() throws {
-        let path = temporaryPath()
+        let path = sharedStorePath()
         let f = try Fixture(path: path)
         let stack = try f.stack()
         _ = try f.instance(stack, layers: [try f.layer(stack)])
@@ -155,7 +155,7 @@ struct GroupCommitConcurrencyTests {
 
     @Test("Concurrent writers: a call that returned before another started is committed before it")
     func orderOfCallsThatDoNotOverlap() throws {
-        let path = temporaryPath()
+        let path = sharedStorePath()
         let clock = TestClock(exampleTime)
         let store = try Store(path: path, options: StoreOptions(clock: { clock.now }, durability: .off))
         let f = Fixture(store: store, clock: clock)
@@ -185,7 +185,7 @@ struct GroupCommitConcurrencyTests {
 
     @Test("A writer alone waits for no group: one call, one commit")
     func aloneIsOneCommit() throws {
-        let f = try Fixture(path: temporaryPath())
+        let f = try Fixture(path: sharedStorePath())
         let stack = try f.stack()
         let before = f.store.engine.groupStatistics
         _ = try f.layer(stack)

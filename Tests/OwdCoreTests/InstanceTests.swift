@@ -310,7 +310,7 @@ struct InstanceTests {
     @Test("When an instance stops or leaves the stack, its pending commands fail (CompletedAt now, no ExitCode) and its deployment rolls up",
           arguments: Departure.allCases)
     func pendingCommandsFail(_ how: Departure) throws {
-        let path = temporaryPath()
+        let path = sharedStorePath()
         let f = try Fixture(path: path)
         let other = try Fixture(path: path)   // another process on the same file
         let s = try f.stack()
@@ -387,7 +387,7 @@ struct InstanceTests {
 
     @Test("A deleted or deregistered instance is gone for another handle on the same file on its next call")
     func deletionReachesOtherHandles() throws {
-        let path = temporaryPath()
+        let path = sharedStorePath()
         let a = try Fixture(path: path), b = try Fixture(path: path)
         let s = try a.stack()
         let l = try a.layer(s)

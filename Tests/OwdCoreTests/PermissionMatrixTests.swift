@@ -107,7 +107,7 @@ struct PermissionMatrixTests {
 
     /// A file store (so that a dump can read every row), fsync off: tests only.
     static func world(_ grant: Grant, _ scope: Scope) throws -> World {
-        let path = temporaryPath()
+        let path = sharedStorePath()
         let clock = TestClock(exampleTime)
         let f = Fixture(store: try Store(path: path, options: StoreOptions(clock: { clock.now }, durability: .off)),
                         clock: clock)
@@ -139,8 +139,24 @@ struct PermissionMatrixTests {
         let answers = try ["DescribeStacks", "DescribeLayers", "DescribeApps", "DescribeInstances",
                            "DescribeDeployments", "DescribeCommands", "DescribeUserProfiles", "DescribePermissions"]
             .map { try w.f.text($0) }
-        let c = try Connection(path: w.path, flags: 0x0000_0001)   // SQLITE_OPEN_READONLY
+        let c = try storeConnection(w.path)
         var rows: [String] = []
+        if Store.isPostgres(w.path) {
+            // PostgreSQL: every table of the store's schema, each row as its text form.
+            try c.transaction(immediate: false) {
+                var tables: [String] = []
+                let t = try c.prepare("SELECT table_name FROM information_schema.tables WHERE table_schema=current_schema() ORDER BY table_name")
+                while try t.step() { tables.append(t.string(0) ?? "") }
+                t.reset()
+                for table in tables {
+                    let s = try c.prepare("SELECT r::text FROM \(table) r")
+                    var these: [String] = []
+                    while try s.step() { these.append(table + ": " + (s.string(0) ?? "")) }
+                    s.reset()
+                    rows += these.sorted()
+                }
+            }
+        } else {
         try c.transaction(immediate: false) {
             var tables: [String] = []
             let t = try c.prepare("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")
@@ -157,6 +173,7 @@ struct PermissionMatrixTests {
                 s.reset()
                 rows += these.sorted()
             }
+        }
         }
         return (answers + rows).joined(separator: "\n")
     }

@@ -20,7 +20,7 @@ struct SecretsTests {
     /// A file store whose stack, layer and app hold every secret the contract names, plus a
     /// deployment, a user with `show`, a clone and an update (secrets reach both).
     static func world() throws -> World {
-        let path = temporaryPath()
+        let path = sharedStorePath()
         let f = try Fixture(path: path)
         let stack = try f.call("CreateStack", [
             "Name": "secret", "Region": "us-east-1",
@@ -154,7 +154,7 @@ struct SecretsTests {
     @Test("The store keeps every secret exactly as given (the agent protocol needs them)")
     func storedIntact() throws {
         let w = try Self.world()
-        let c = try Connection(path: w.path, flags: 0x0000_0001)   // SQLITE_OPEN_READONLY
+        let c = try storeConnection(w.path)
         defer { c.close() }
         var stored = ""
         try c.transaction(immediate: false) {

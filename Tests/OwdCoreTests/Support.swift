@@ -3,6 +3,21 @@ import Foundation
 @testable import OwdCore
 import Testing
 
+/// The backend the suite runs on: OWD_TEST_STORE, a postgresql:// URI (set by
+/// tests/pg/cluster.py, `make test-swift-pg`), or unset: SQLite.
+let testPostgres: String? = {
+    let uri = ProcessInfo.processInfo.environment["OWD_TEST_STORE"] ?? ""
+    return uri.isEmpty ? nil : uri
+}()
+
+/// A new empty store for one test: in-memory on SQLite; on PostgreSQL a new schema of the
+/// test database, which the store creates (tests run in parallel and each starts empty).
+func testStore() throws -> String? {
+    guard let base = testPostgres else { return nil }
+    let schema = "t" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+    return base + (base.contains("?") ? "&" : "?") + "options=-csearch_path%3D\(schema)"
+}
+
 /// A fixed clock tests can move.
 final class TestClock: @unchecked Sendable {
     var now: Int64
@@ -18,10 +33,11 @@ final class Fixture: @unchecked Sendable {
     let clock: TestClock
     let store: Store
 
+    /// `path` nil: the suite's store (`testStore()`: in-memory, or PostgreSQL).
     init(path: String? = nil, time: Int64 = exampleTime, caller: String? = nil) throws {
         let clock = TestClock(time)
         self.clock = clock
-        store = try Store(path: path, options: StoreOptions(clock: { clock.now }), caller: caller)
+        store = try Store(path: path ?? testStore(), options: StoreOptions(clock: { clock.now }), caller: caller)
     }
 
     init(store: Store, clock: TestClock) {
@@ -120,6 +136,19 @@ final class Fixture: @unchecked Sendable {
             try complete(c["CommandId"] as! String, status)
         }
     }
+}
+
+/// A new store that several handles (standing for processes) open by its path: a file
+/// on SQLite, a new schema of the test database on PostgreSQL.
+func sharedStorePath() -> String {
+    (try? testStore()) ?? temporaryPath()
+}
+
+/// A raw connection to a store's database (a file: read-only unless `writable`), for
+/// tests that look at or alter rows behind the engine's back.
+func storeConnection(_ path: String, writable: Bool = false) throws -> Connection {
+    if Store.isPostgres(path) { return try Connection(postgres: path, settings: "SET client_min_messages = warning") }
+    return try Connection(path: path, flags: writable ? 0x0000_0002 : 0x0000_0001)   // SQLITE_OPEN_READWRITE/READONLY
 }
 
 func temporaryPath(_ name: String = "store.owd") -> String {

@@ -19,7 +19,7 @@ struct TombstoneTests {
     }
 
     static func world() throws -> World {
-        let path = temporaryPath()
+        let path = sharedStorePath()
         let a = try Fixture(path: path)
         let b = try Fixture(path: path)
         let stack = try a.stack()
@@ -82,21 +82,25 @@ struct TombstoneTests {
     func upgradeFromSchema3() throws {
         let w = try Self.world()
         let path = w.path
-        // Make the file a schema-3 store: as the previous release wrote it.
+        // Make the store a schema-3 store: as the previous release wrote it (PostgreSQL:
+        // the same tables, its version in meta).
+        let postgres = Store.isPostgres(path)
         do {
-            let c = try Connection(path: path, flags: 0x0000_0002)   // SQLITE_OPEN_READWRITE
+            let c = try storeConnection(path, writable: true)
             try c.exec("""
                 DROP TABLE tombstones; DROP TABLE tags; DROP TABLE command_logs;
-                ALTER TABLE instances DROP COLUMN agent_seen_at; PRAGMA user_version=3
+                ALTER TABLE instances DROP COLUMN agent_seen_at
                 """)
+            try c.setSchemaVersion(3)
             c.close()
         }
         let reopened = try Fixture(path: path)
         #expect(try reopened.deployments(["StackId": w.stack]).map { $0["DeploymentId"] as! String } == [w.deployment])
         do {
-            let c = try Connection(path: path, flags: 0x0000_0001)   // SQLITE_OPEN_READONLY
-            #expect(try c.scalar("PRAGMA user_version") == Int64(Engine.schemaVersion))
-            #expect(try c.scalar("SELECT count(*) FROM sqlite_master WHERE name='tombstones'") == 1)
+            let c = try storeConnection(path)
+            #expect(try c.schemaVersion() == Engine.schemaVersion)
+            #expect(try c.scalar(postgres ? "SELECT count(*) FROM information_schema.tables WHERE table_schema=current_schema() AND table_name='tombstones'"
+                                          : "SELECT count(*) FROM sqlite_master WHERE name='tombstones'") == 1)
             c.close()
         }
         try reopened.store.remove(.deployment, id: w.deployment)

@@ -244,7 +244,7 @@ struct TransferTests {
 
     @Test("Imported records reach every handle's cache through the change sequence")
     func importReachesOtherHandles() throws {
-        let path = temporaryPath()
+        let path = sharedStorePath()
         let other = try Fixture(path: path)
         #expect(try other.deployments().isEmpty)
         let f = try Fixture(path: path)

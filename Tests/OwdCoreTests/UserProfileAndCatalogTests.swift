@@ -30,7 +30,7 @@ struct UserProfileAndCatalogTests {
 
     @Test("DeleteUserProfile removes the profile and the user's permissions, for every handle on the file at once")
     func deleteUserProfile() throws {
-        let path = temporaryPath()
+        let path = sharedStorePath()
         let f = try Fixture(path: path), other = try Fixture(path: path)
         let s = try f.stack(), t = try f.stack("t")
         _ = try f.instance(s, layers: [try f.layer(s)])

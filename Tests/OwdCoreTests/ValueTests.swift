@@ -270,7 +270,7 @@ struct ValueTests {
 
     @Test("A failed call changes nothing: the full describe dump is the same before and after", arguments: [false, true])
     func failedCallChangesNothing(_ file: Bool) throws {
-        let path = file ? temporaryPath() : nil
+        let path = file ? sharedStorePath() : nil
         let f = try Fixture(path: path)
         let p = try Self.populated(f)
         let before = try f.dump()

@@ -108,6 +108,17 @@ static int complete_commands(owd_store *store, const char *deployment, const cha
     return ok;
 }
 
+/* The store a fixture opens: in memory; with OWD_TEST_STORE set (a postgresql:// URI, by
+ * `make test-c-pg`), a new schema of that database, which the store creates. */
+static const char *fixture_store(char *buffer, size_t size) {
+    const char *base = getenv("OWD_TEST_STORE");
+    if (!base || !*base) return ":memory:";
+    static unsigned counter;
+    snprintf(buffer, size, "%s%coptions=-csearch_path%%3Dc%ld_%u", base, strchr(base, '?') ? '&' : '?',
+             (long)getpid(), __sync_add_and_fetch(&counter, 1));
+    return buffer;
+}
+
 static int fixture_open(fixture *f) {
     memset(f, 0, sizeof *f);
     f->clock.now = T0;
@@ -115,7 +126,8 @@ static int fixture_open(fixture *f) {
     options.clock = clock_read;
     options.clock_context = &f->clock;
     options.durability = OWD_DURABILITY_OFF;
-    if (owd_store_open(&f->store, ":memory:", &options) != OWD_OK) return 0;
+    char path[1024];
+    if (owd_store_open(&f->store, fixture_store(path, sizeof path), &options) != OWD_OK) return 0;
     owd_store *s = f->store;
     if (!take_id(callf(s, "CreateStack", "{s:s,s:s,s:s,s:s}", "Name", "shop", "Region", "us-east-1",
                        "ServiceRoleArn", "arn:aws:iam::123456789012:role/aws-opsworks-service-role",

@@ -104,7 +104,8 @@ class Client:
 
     path: the store file; None or ":memory:" opens a private in-memory store. "" is refused
         (InvalidArgumentError): it is most often an unset variable, and an in-memory store
-        would silently lose the data.
+        would silently lose the data. A "postgresql://..." URI (libpq's syntax) opens a
+        store in PostgreSQL, which many processes and machines may share (owd.h).
     iam_user_arn: the caller; None is the embedding program itself, which may do everything.
     clock: a callable returning Unix seconds (int or float; a fraction is truncated).
     busy_timeout_ms, durability ("full", "normal" or "off"): see owd.h.

@@ -1,5 +1,7 @@
 import json
+import os
 import re
+import uuid
 
 import pytest
 
@@ -65,9 +67,19 @@ def clock():
     return Clock()
 
 
+def store_path():
+    """The store a test opens when it names none: in memory, or with OWD_TEST_STORE set (a
+    postgresql:// URI, `make test-python-pg`) a new schema of that database, which the
+    store creates."""
+    base = os.environ.get("OWD_TEST_STORE")
+    if not base:
+        return None
+    return f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3Dp{uuid.uuid4().hex}"
+
+
 @pytest.fixture
 def client(clock):
-    with Client(clock=clock) as c:
+    with Client(store_path(), clock=clock) as c:
         yield c
 
 

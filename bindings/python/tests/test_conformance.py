@@ -32,7 +32,7 @@ def run_check(responses, tmp_path):
 def test_every_recorded_response_conforms(tmp_path):
     # When run alone, produce one response of every operation first.
     if {op for op, _ in conftest.RESPONSES} < set(OPERATIONS):
-        with Client(clock=conftest.Clock()) as c:
+        with Client(conftest.store_path(), clock=conftest.Clock()) as c:
             world = conftest.World(c)
             c.update_app(AppId=world.app, Name="x")
             d = world.deploy()

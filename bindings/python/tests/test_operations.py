@@ -6,7 +6,7 @@ import pytest
 from opsworks_deployments import OPERATIONS, Client
 from opsworks_deployments.client import snake_case
 
-from conftest import ALICE, BOB, ROLE, T0, body, new_stack
+from conftest import ALICE, BOB, ROLE, T0, body, new_stack, store_path
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 STAMP = "2013-07-25T18:57:34+00:00"
@@ -171,7 +171,7 @@ def test_as_user_acts_as_that_user(world, client):
 
 
 def test_as_user_outlives_its_parent(clock):
-    parent = Client(clock=clock)
+    parent = Client(store_path(), clock=clock)
     stack = new_stack(parent)
     child = parent.as_user(None)
     parent.close()
