@@ -177,26 +177,33 @@ extension Store {
         }
     }
 
-    /// The key that signs this store's log URLs: `candidate` (random bytes the caller drew)
-    /// the first time, kept in the store, and the kept one ever after, so that URLs signed
-    /// before a restart still work after it, and on every server sharing the store. Kept
-    /// in `meta` (as a BLOB: that column's INTEGER affinity converts no BLOB), which no
-    /// answer, export or log reads. Whoever can read the store can read its logs anyway,
-    /// so the key protects nothing the store itself does not already hold.
+    /// The key that signs this store's log URLs: `candidate` (32 random bytes the caller
+    /// drew) the first time, kept in the store, and the kept one ever after, so that URLs
+    /// signed before a restart still work after it, and on every server sharing the store.
+    /// Kept in `meta` as four 64-bit integers (`log_url_key.0` to `.3`: meta's values are
+    /// integers on SQLite and PostgreSQL alike), written together under the write lock;
+    /// no answer, export or log reads them. Whoever can read the store can read its logs
+    /// anyway, so the key protects nothing the store itself does not already hold.
     public func logURLKey(candidate: [UInt8]) throws -> [UInt8] {
-        guard candidate.count >= 16 else { throw OwdError.invalidArgument("a log URL key needs at least 16 bytes") }
+        guard candidate.count == 32 else { throw OwdError.invalidArgument("a log URL key is 32 bytes, not \(candidate.count)") }
         return try engine.write { c, _ in
-            let put = try c.prepare("INSERT INTO meta(key, value) VALUES('log_url_key', ?) ON CONFLICT(key) DO NOTHING")
-            _ = candidate.withUnsafeBytes { sqlite3_bind_blob(put.stmt, 1, $0.baseAddress, Int32($0.count), csqlite_transient()) }
-            try put.run()
-            let get = try c.prepare("SELECT value FROM meta WHERE key='log_url_key'")
-            defer { get.reset() }
-            guard try get.step(), sqlite3_column_type(get.stmt, 0) == SQLITE_BLOB,
-                  let p = sqlite3_column_blob(get.stmt, 0) else {
-                throw OwdError.store("the store's log URL key is not a key")
+            let put = try c.prepare("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO NOTHING")
+            for word in 0..<4 {
+                var v: UInt64 = 0
+                for byte in candidate[(word * 8)..<(word * 8 + 8)] { v = v << 8 | UInt64(byte) }
+                put.bind(1, "log_url_key.\(word)").bind(2, Int64(bitPattern: v))
+                try put.run()
             }
-            let n = Int(sqlite3_column_bytes(get.stmt, 0))
-            return Array(UnsafeRawBufferPointer(start: p, count: n))
+            let get = try c.prepare("SELECT key, value FROM meta WHERE key LIKE 'log_url_key.%' ORDER BY key")
+            defer { get.reset() }
+            var key: [UInt8] = []
+            while try get.step() {
+                guard get.string(0) == "log_url_key.\(key.count / 8)" else { break }
+                let v = UInt64(bitPattern: get.int(1))
+                for shift in stride(from: 56, through: 0, by: -8) { key.append(UInt8(truncatingIfNeeded: v >> UInt64(shift))) }
+            }
+            guard key.count == 32 else { throw OwdError.store("the store's log URL key is not a key") }
+            return key
         }
     }
 

@@ -196,9 +196,11 @@ struct Seen {
 }
 
 extension Statement {
-    /// Binds bytes that stay where they are until the statement is reset (SQLITE_STATIC).
+    /// Binds bytes that stay where they are until the statement is reset (SQLITE_STATIC;
+    /// PostgreSQL's statement copies them).
     @discardableResult
     func bind(_ index: Int32, bytes: FastRecord.Bytes?) -> Statement {
+        if pg != nil { return bind(index, bytes.map { String(decoding: $0, as: UTF8.self) }) }
         if let bytes {
             sqlite3_bind_text(stmt, index, UnsafeRawPointer(bytes.baseAddress ?? UnsafePointer(bitPattern: 1)!)
                 .assumingMemoryBound(to: CChar.self), Int32(bytes.count), nil)
@@ -274,7 +276,7 @@ extension Store {
         d.bind(1, bytes: id).bind(2, bytes: stack).bind(3, bytes: app).bind(4, created).bind(5, completed)
         d.bind(6, Int64(status.rawValue)).bind(7, Int64(name.rawValue))
         let blob = ArgsBlob.encode(args)
-        _ = blob.withUnsafeBytes { sqlite3_bind_blob(d.stmt, 8, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count), csqlite_transient()) }
+        blob.withUnsafeBytes { _ = d.bind(8, bytes: $0) }
         var joined: [UInt8] = []
         joined.reserveCapacity(instances.count * 37)
         for (i, x) in instances.enumerated() {
@@ -284,7 +286,7 @@ extension Store {
         let done: Bool = try joined.withUnsafeBufferPointer { j in
             d.bind(9, bytes: j).bind(10, bytes: arn).bind(11, bytes: comment).bind(12, bytes: customJson).bind(13, change)
             try d.run()
-            return sqlite3_changes(c.db) == 1
+            return c.changes == 1
         }
         return done ? true : nil
     }
@@ -329,6 +331,6 @@ extension Store {
         s.bind(7, acknowledged).bind(8, completed).bind(9, bytes: status)
         s.bind(10, exitCode).bind(11, bytes: logURL).bind(12, bytes: type)
         try s.run()
-        return sqlite3_changes(c.db) == 1 ? true : nil
+        return c.changes == 1 ? true : nil
     }
 }
