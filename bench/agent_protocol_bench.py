@@ -126,6 +126,13 @@ def percentile(xs, p):
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
+def cpu_ms(pid):
+    """The CPU time (user + system) a process has used so far, ms."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 def start_server(owd, folder):
     creds = os.path.join(folder, "credentials.json")
     fd = os.open(creds, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -269,7 +276,7 @@ def run(owd, agents, rounds, burst, real):
                     for _ in range(burst)]
             last = max(completions.last(d, agents) for d in made)
             rate = burst * agents / (last - t0)
-        return latencies, rate
+        return latencies, rate, cpu_ms(p.pid) / (rounds + burst)
     finally:
         for pr in procs:
             pr.kill()
@@ -304,14 +311,15 @@ def main():
     fl = floor_run(args.owd, args.rounds)
     print("bench-agent: floor (create, poll, ack, complete back to back) p50 %.2f ms p99 %.2f ms"
           % (statistics.median(fl), percentile(fl, 99)), file=sys.stderr)
-    kinds = [("simulated", False)] + ([("owd agent", True)] if args.real_agents else [])
+    kinds = [("simulated agent", False)] + ([("owd agent", True)] if args.real_agents else [])
     rows = []
     for label, real in kinds:
         for n in (1, 10):
-            lat, rate = run(args.owd, n, args.rounds, args.burst if n == 10 else 0, real)
-            rows.append((label, n, lat, rate))
-            print("bench-agent: %s, %2d agent(s): CreateDeployment -> successful p50 %.2f ms, p99 %.2f ms (%d deployments)%s"
-                  % (label, n, statistics.median(lat), percentile(lat, 99), len(lat),
+            lat, rate, cpu = run(args.owd, n, args.rounds, args.burst if n == 10 else 0, real)
+            rows.append((label, n, lat, rate, cpu))
+            print("bench-agent: %s, %2d agent(s): CreateDeployment -> successful p50 %.2f ms, p99 %.2f ms (%d deployments), "
+                  "server CPU %.2f ms per deployment%s"
+                  % (label, n, statistics.median(lat), percentile(lat, 99), len(lat), cpu,
                      "; %.0f commands/s (%d deployments back to back)" % (rate, args.burst) if rate else ""), file=sys.stderr)
     out = [BEGIN, "## Agent protocol through owd serve (`make bench-agent`)", "",
            "`python3 bench/agent_protocol_bench.py --owd .build/release/owd --rounds %d --burst %d%s` (at commit %s, %s UTC, "
@@ -322,17 +330,17 @@ def main():
            "deployment is the end of its last command (checked `successful` with DescribeDeployments). Floor: one "
            "client making CreateDeployment, PollCommands (no wait), AcknowledgeCommand and CompleteCommand back to back."
            % (args.rounds, args.burst, " --real-agents" if args.real_agents else "", revision(), started, load), "",
-           "| | p50 | p99 | p50 / floor p50 |",
-           "| --- | --- | --- | --- |",
-           "| floor: the four calls back to back | %.2f ms | %.2f ms | 1 |" % (statistics.median(fl), percentile(fl, 99))]
-    for label, n, lat, _ in rows:
-        out.append("| CreateDeployment -> successful, %d %s agent%s (target p50 < 50 ms) | %.2f ms | %.2f ms | %.1f |"
+           "| | p50 | p99 | p50 / floor p50 | owd serve's CPU per deployment |",
+           "| --- | --- | --- | --- | --- |",
+           "| floor: the four calls back to back | %.2f ms | %.2f ms | 1 | |" % (statistics.median(fl), percentile(fl, 99))]
+    for label, n, lat, _, cpu in rows:
+        out.append("| CreateDeployment -> successful, %d %s%s (target p50 < 50 ms) | %.2f ms | %.2f ms | %.1f | %.2f ms |"
                    % (n, label, "" if n == 1 else "s", statistics.median(lat), percentile(lat, 99),
-                      statistics.median(lat) / statistics.median(fl)))
+                      statistics.median(lat) / statistics.median(fl), cpu))
     out.append("")
-    for label, n, _, rate in rows:
+    for label, n, _, rate, _ in rows:
         if rate:
-            out.append("Commands/s through one server with 10 %s agents (%d deployments created back to back, until the "
+            out.append("Commands/s through one server with 10 %ss (%d deployments created back to back, until the "
                        "last command is complete): **%.0f**." % (label, args.burst, rate))
             out.append("")
     out.append(END)
