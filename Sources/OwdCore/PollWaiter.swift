@@ -13,6 +13,22 @@ public final class WaitingPoll {
     let generation: UInt64
     /// The store's version at the last look (nil: never looked).
     var version: Int64?
+    /// The newest command at the last look (seq and ID).
+    var newest: Newest?
+
+    /// The newest command: a command becomes pending and unacknowledged only by its INSERT
+    /// (Acknowledge and Complete only move it on; Complete never sets `pending`), and an
+    /// INSERT makes the newest row (seq = the largest + 1, a new ID) until it is deleted. So
+    /// while the newest command is the same row, no poll can have a command it had not.
+    struct Newest: Equatable {
+        let seq: Int64
+        let id: String
+        static func read(_ c: Connection) throws -> Newest? {
+            let s = try c.prepare("SELECT seq, id FROM commands ORDER BY seq DESC LIMIT 1")
+            defer { s.reset() }
+            return try s.step() ? Newest(seq: s.int(0), id: s.string(1) ?? "") : nil
+        }
+    }
     /// Its answer, once known.
     var commands: [Value]?
 
@@ -29,8 +45,16 @@ public final class WaitingPoll {
         let seen = try store.engine.storeVersion()
         if seen == version { return nil }
         version = seen
-        let commands = try store.engine.read { c in try store.pendingCommands(c, instanceID) }
+        let commands = try store.engine.read { c in try look(c) }
         return commands.isEmpty ? nil : commands
+    }
+
+    /// The instance's commands (none when no command was added since the last look).
+    func look(_ c: Connection) throws -> [Value] {
+        let now = try Newest.read(c)
+        if let newest, newest == now { return [] }
+        newest = now
+        return try store.pendingCommands(c, instanceID)
     }
 
     /// The answer as JSON text (malloc'd, for `free`), as the poll's store handle gives it
@@ -57,9 +81,11 @@ public enum PollStart {
 /// no request thread (section 14). The thread sleeps while no poll waits. While some do,
 /// it wakes on every commit of this process (CommitSignal), at the nearest deadline, and
 /// every `Store.pollCheckNanoseconds` to see other processes' commits (one
-/// `PRAGMA data_version` for all the polls); when the store changed, it reads the
-/// commands of every waiting instance in one read transaction and answers those that
-/// have some. A poll is answered exactly once: with its commands, empty at its deadline,
+/// `PRAGMA data_version` for all the polls); when the store changed, it looks in one
+/// read transaction: when a command was added since a poll's last look (the newest
+/// command is another row), it reads that instance's commands and answers if there are
+/// some. (Acknowledge, Complete and the polls' own writes add none: one indexed read
+/// each, not one per waiting poll.) A poll is answered exactly once: with its commands, empty at its deadline,
 /// or empty when the waiter stops.
 public final class PollWaiter: @unchecked Sendable {
     /// The answer's JSON text (malloc'd; the callee owns it), or the store's failure.
@@ -176,7 +202,7 @@ public final class PollWaiter: @unchecked Sendable {
                     try engine.read { c in
                         for e in stale {
                             e.poll.version = seen
-                            let commands = try e.poll.store.pendingCommands(c, e.poll.instanceID)
+                            let commands = try e.poll.look(c)
                             if !commands.isEmpty {
                                 done.append((e, Result { try e.poll.text(commands) }))
                                 found.insert(ObjectIdentifier(e))

@@ -109,6 +109,8 @@ final class RecordFile {
     private(set) var key = ""
     private var finished = false
     private(set) var index = -1
+    /// The mapping before this offset (page aligned) is released (madvise).
+    private var released = 0
 
     init(path: String) throws {
         self.path = path
@@ -242,8 +244,18 @@ final class RecordFile {
         let start = at
         try skipValue()
         index += 1
+        // Records behind are never read again: their pages leave memory (a 1 GB history
+        // otherwise stays resident until the end of the import).
+        if start - released >= RecordFile.releaseBytes {
+            let upto = start & ~(RecordFile.pageSize - 1)
+            madvise(UnsafeMutableRawPointer(mutating: base! + released), upto - released, MADV_DONTNEED)
+            released = upto
+        }
         return start..<at
     }
+
+    static let releaseBytes = 16 << 20
+    static let pageSize = max(4096, Int(sysconf(Int32(_SC_PAGESIZE))))
 
     /// A record's bytes parsed by jansson (a new reference).
     func load(_ r: Range<Int>) throws -> UnsafeMutablePointer<json_t> {

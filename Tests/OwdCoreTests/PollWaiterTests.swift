@@ -108,4 +108,24 @@ struct PollWaiterTests {
         #expect(try Self.commands(String(cString: now)).map { $0["DeploymentId"] as? String } == [d])
         free(now)
     }
+
+    @Test("A command made after the newest one was removed (its seq used again) still reaches a waiting poll")
+    func newestRemoved() throws {
+        let w = try AgentProtocolTests.world()
+        let waiter = PollWaiter(store: w.f.store)
+        defer { waiter.stop() }
+        let answers = Answers()
+        // The newest command is the web instance's; the box's poll waits, and looks.
+        let first = try w.f.deploy(w.stack, command: "configure", extra: ["InstanceIds": [w.web]])
+        guard case .waiting(let poll) = try Self.start(w.f, w.box, wait: 20) else { Issue.record("no wait"); return }
+        waiter.add(poll) { answers.add(w.box, $0) }
+        Thread.sleep(forTimeInterval: 0.05)
+        // Removed: the next command takes its seq, with another ID.
+        try w.f.store.remove(.deployment, id: first)
+        let d = try w.f.deploy(w.stack, command: "configure", extra: ["InstanceIds": [w.box]])
+        Self.waitFor(answers, count: 1, seconds: 10)
+        let texts = answers.snapshot.0[w.box] ?? []
+        #expect(texts.count == 1)
+        #expect(try Self.commands(texts.first ?? #"{"Commands":[]}"#).map { $0["DeploymentId"] as? String } == [d])
+    }
 }
