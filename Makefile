@@ -31,7 +31,7 @@ deps:
 	[ -f /usr/include/sqlite3.h ] || missing="$$missing libsqlite3-dev"; \
 	[ -f /usr/include/microhttpd.h ] || missing="$$missing libmicrohttpd-dev"; \
 	[ -f /usr/include/openssl/hmac.h ] || missing="$$missing libssl-dev"; \
-	{ [ -f /usr/include/curl/curl.h ] || ls /usr/include/*/curl/curl.h; } >/dev/null 2>&1 || missing="$$missing libcurl4-openssl-dev"; \
+	[ -n "$$(ls /usr/include/curl/curl.h /usr/include/*/curl/curl.h 2>/dev/null)" ] || missing="$$missing libcurl4-openssl-dev"; \
 	command -v valgrind >/dev/null || missing="$$missing valgrind"; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
 	if [ -n "$$missing" ]; then \

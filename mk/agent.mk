@@ -6,6 +6,9 @@
 #                     deployment through boto3, the wait, describe_deployments' answer
 
 .PHONY: demo-agent
-demo-agent: $(OWD_PROGRAM) $(SERVE_VENV)/.ready
+# mk/serve.mk (OWD_PROGRAM, SERVE_VENV) is read after this file: its names are used in the
+# recipe only, which make expands once every file is read.
+demo-agent:
+	@$(MAKE) --no-print-directory -s $(OWD_PROGRAM) $(SERVE_VENV)/.ready
 	@echo "== examples/agent/demo.py: owd serve, two owd agents, a deployment"
 	@$(SERVE_VENV)/bin/python examples/agent/demo.py $(OWD_PROGRAM)

@@ -187,7 +187,7 @@ public final class Agent: @unchecked Sendable {
 
     // MARK: State
 
-    var workDir: String { options.stateDir + "/work" }
+    var workDir: String { options.stateDir + "/commands" }
     var instanceFile: String { options.stateDir + "/instance.json" }
 
     /// The state folder (0700) and its work folder, emptied of what a crash left (a context

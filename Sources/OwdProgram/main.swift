@@ -207,7 +207,7 @@ struct AgentCommand: ParsableCommand {
         STATE-DIR/instance.json; later starts reuse it. Then it polls PollCommands (WaitTimeSeconds \
         20, also while a hook runs) and runs each command, one at a time, oldest first: \
         AcknowledgeCommand, then HOOKS/<Type> (deploy, setup, configure, undeploy, ...) with stdin \
-        /dev/null, in a fresh working folder under STATE-DIR/work, in its own process group, with \
+        /dev/null, in a fresh working folder under STATE-DIR/commands, in its own process group, with \
         OWD_COMMAND, OWD_COMMAND_ID, OWD_DEPLOYMENT_ID, OWD_STACK_ID, OWD_INSTANCE_ID, OWD_APP_ID (app \
         commands) and OWD_CONTEXT (a 0600 JSON file: the command as PollCommands gave it, Args, \
         CustomJson and the app with its secrets; removed after the hook); then CompleteCommand: \

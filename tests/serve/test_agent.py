@@ -205,11 +205,11 @@ def test_three_agents_run_a_cli_deployment_and_report_exit_codes_and_logs(tmp_pa
         assert f"deploy on {host} out\n" in page and "to stderr\n" in page
         assert (f"command=deploy id={c['CommandId']} deployment={d} stack={s} instance={c['InstanceId']} app={app}"
                 in page)
-        work = str(a.state / "work") + "/"
+        work = str(a.state / "commands") + "/"
         assert f"cwd={work}{c['CommandId']}\n" in page
         assert "stdin=/dev/null\n" in page
         assert "secret-key=unset\n" in page, "the hook must not get the agent's credentials"
-        assert os.listdir(a.state / "work") == [], "the working folder and context file are removed"
+        assert os.listdir(a.state / "commands") == [], "the working folder and context file are removed"
         assert f"deploy {d} {c['CommandId']}: successful, exit 0," in a.read_log()
 
     # A hook that exits 3 on one instance: the deployment failed, that command ExitCode 3,
@@ -289,7 +289,7 @@ def test_an_agent_killed_while_its_hook_runs_fails_that_command_when_it_starts_a
         assert c["Status"] == "failed"
         assert "cannot know how far" in get(c["LogUrl"])[1]
         assert f"{c['CommandId']}: failed, interrupted by the agent's restart" in a.read_log()
-        assert os.listdir(a.state / "work") == []
+        assert os.listdir(a.state / "commands") == []
         # The old hook, left running by the killed agent, does not run beside the next one.
         until("the orphaned hook is killed", lambda: not os.path.exists(f"/proc/{hook_pid}")
               or open(f"/proc/{hook_pid}/stat").read().split()[2] == "Z", 10)
