@@ -12,6 +12,8 @@
  *                                            create, on its own connection per thread,
  *                                            BEGIN; the change_seq bump; the deployment
  *                                            and its two commands; COMMIT
+ *   pg_bench notify  URI N                   N NOTIFY commits: how often a listener that
+ *                                            looks without a round trip misses one
  *
  * Each prints one JSON line on stdout.
  */
@@ -260,7 +262,41 @@ static int cmd_writers(const char *mode, const char *target, int threads, double
     return 0;
 }
 
+/* LISTEN/NOTIFY instead of the change-sequence round trip? A writer commits a NOTIFY; the
+ * moment its COMMIT returns, a listener looks for the notification without a round trip
+ * (PQconsumeInput, PQnotifies), as a read would. Counts how often it is not there yet
+ * (a read then would miss a change committed before it started), and the delay until it
+ * arrives. */
+static int cmd_notify(const char *uri, int n) {
+    PGconn *w = PQconnectdb(uri), *l = PQconnectdb(uri);
+    if (PQstatus(w) != CONNECTION_OK || PQstatus(l) != CONNECTION_OK) DIE("connect: %s", PQerrorMessage(w));
+    PQclear(must(l, PQexec(l, "LISTEN owd_bench"), PGRES_COMMAND_OK, "LISTEN"));
+    int missed = 0;
+    double *lag = calloc((size_t)n, sizeof *lag);
+    for (int i = 0; i < n; i++) {
+        PQclear(must(w, PQexec(w, "NOTIFY owd_bench"), PGRES_COMMAND_OK, "NOTIFY"));
+        double t0 = now_s();
+        PGnotify *note = NULL;
+        PQconsumeInput(l);
+        if (!(note = PQnotifies(l))) missed++;
+        while (!note) {
+            PQconsumeInput(l);
+            note = PQnotifies(l);
+        }
+        lag[i] = now_s() - t0;
+        PQfreemem(note);
+    }
+    qsort(lag, (size_t)n, sizeof *lag, cmp_double);
+    printf("{\"name\": \"notify\", \"commits\": %d, \"missed\": %d, \"lag_p50\": %.9f, \"lag_p99\": %.9f}\n",
+           n, missed, lag[n / 2], lag[(size_t)((double)(n - 1) * 0.99)]);
+    free(lag);
+    PQfinish(w);
+    PQfinish(l);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 4 && strcmp(argv[1], "notify") == 0) return cmd_notify(argv[2], atoi(argv[3]));
     if (argc == 4 && strcmp(argv[1], "build") == 0) return cmd_build(argv[2], atol(argv[3]));
     if ((argc == 4 || argc == 5) && strcmp(argv[1], "reads") == 0)
         return cmd_reads(argv[2], atoi(argv[3]), argc == 5 && strcmp(argv[4], "small") == 0);

@@ -152,7 +152,7 @@ extension Engine {
     func sync() throws {
         let stale = cache.reading { $0.stale }
         guard let reader else {
-            if stale { try writeLock.locked { try writer.transaction(immediate: false) { try load(writer) } } }
+            if stale { _ = try writeLock.locked { try writer.transaction(immediate: false) { try load(writer) } } }
             return
         }
         try readLock.locked {
@@ -169,7 +169,7 @@ extension Engine {
         guard let reader else { return -1 }
         if reader.pg != nil { return try load(reader) }
         let version = try version ?? reader.changeToken()
-        try reader.transaction(immediate: false) { try load(reader) }
+        _ = try reader.transaction(immediate: false) { try load(reader) }
         return version
     }
 
@@ -327,7 +327,7 @@ extension Engine {
             if reader != nil {
                 dataVersion = try loadThroughReader()
             } else {
-                try c.transaction(immediate: false) { try load(c) }
+                _ = try c.transaction(immediate: false) { try load(c) }
             }
         }
     }

@@ -94,7 +94,8 @@ extension Engine {
     /// except `.off` (tests), which turns it off for owd's sessions. bytea in hex, which
     /// Statement.blob decodes.
     static func postgresSettings(_ options: StoreOptions) -> String {
-        var s = "SET lock_timeout = \(options.busyTimeoutMs); SET bytea_output = 'hex'; SET standard_conforming_strings = on"
+        // lock_timeout 0 would wait for ever; a busy timeout of 0 means not waiting.
+        var s = "SET lock_timeout = \(max(1, options.busyTimeoutMs)); SET bytea_output = 'hex'; SET standard_conforming_strings = on"
         if options.durability == .off { s += "; SET synchronous_commit = off" }
         return s
     }

@@ -115,7 +115,7 @@ extension Engine {
             if reader != nil {
                 try readLock.locked { dataVersion = try loadThroughReader() }
             } else {
-                try writer.transaction(immediate: false) { try load(writer) }
+                _ = try writer.transaction(immediate: false) { try load(writer) }
             }
         } catch {
             cache.writing { $0.stale = true }

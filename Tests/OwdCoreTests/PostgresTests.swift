@@ -168,6 +168,9 @@ struct PostgresTests {
         let e = f.error("CreateLayer", ["StackId": stack, "Type": "custom", "Name": "w", "Shortname": "w"])
         #expect(e?.type == "StoreBusy", "\(String(describing: e))")
         #expect(Date().timeIntervalSince(started) >= 0.18)
+        // A busy timeout of 0 does not wait (PostgreSQL's lock_timeout 0 would wait for ever).
+        let impatient = Fixture(store: try Store(path: path, options: StoreOptions(clock: { clock.now }, busyTimeoutMs: 0)), clock: clock)
+        #expect(impatient.error("CreateLayer", ["StackId": stack, "Type": "custom", "Name": "v", "Shortname": "v"])?.type == "StoreBusy")
         holder.rollback()
         _ = try f.layer(stack)
     }

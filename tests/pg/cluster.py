@@ -41,7 +41,7 @@ class Cluster:
         # Not durable (the suites): fsync off, the server's crash is never tested; owd's
         # own crashes are, and a commit survives those whatever the server's fsync.
         self.durable = durable
-        self.root = tempfile.mkdtemp(prefix="owd-pg-", dir=tempfile.gettempdir())
+        self.root = tempfile.mkdtemp(prefix="owd-pg-", dir=self._world_searchable(tempfile.gettempdir()))
         os.chmod(self.root, 0o755)
         self.data = os.path.join(self.root, "data")
         self.port = free_port()
@@ -50,6 +50,18 @@ class Cluster:
             self.user = pwd.getpwnam("nobody")
             os.chown(self.root, self.user.pw_uid, self.user.pw_gid)
         self.started = False
+
+    @staticmethod
+    def _world_searchable(folder):
+        """`folder` when every folder on its path lets others in (the cluster's user must
+        reach it), else /tmp."""
+        path = os.path.abspath(folder)
+        while True:
+            if not os.stat(path).st_mode & 0o001:
+                return "/tmp"
+            if path == "/":
+                return folder
+            path = os.path.dirname(path)
 
     def _run(self, args, **kw):
         if self.user is not None:

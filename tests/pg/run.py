@@ -270,6 +270,37 @@ def test_processes(procs=4, each=100):
     return f"{procs} processes x {each} creates on one new store: {total} present, schema version {version}, no error"
 
 
+def test_import_export():
+    """owd export and owd import with --store postgresql://...: a store written through a
+    server, exported, imported into another database schema, answers the same."""
+    _, store = new_store()
+    s = Server(store)
+    try:
+        for i in range(3):
+            sid = s.stack(f"x{i}")
+            s.must("CreateLayer", {"StackId": sid, "Type": "custom", "Name": "web", "Shortname": "web"})
+        before = s.must("DescribeStacks")["Stacks"]
+    finally:
+        s.stop()
+    folder = os.path.join(CLUSTER.root, "export-" + uuid.uuid4().hex)
+    r = subprocess.run([OWD, "export", "--store", store, folder], capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, f"export: {r.stderr}")
+    schema2, store2 = new_store()
+    files = sorted(os.path.join(folder, f) for f in os.listdir(folder))
+    r = subprocess.run([OWD, "import", "--store", store2, "--quiet", *files], capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, f"import: {r.stderr}")
+    t = Server(store2)
+    try:
+        after = t.must("DescribeStacks")["Stacks"]
+    finally:
+        t.stop()
+    key = lambda x: x["StackId"]
+    check(sorted(before, key=key) == sorted(after, key=key), "the imported stacks differ")
+    layers = int(sql(schema2, "SELECT count(*) FROM layers"))
+    check(layers == 3, f"{layers} layers imported")
+    return f"3 stacks and 3 layers exported from one PostgreSQL store and imported into another: {r.stdout.strip()}"
+
+
 def test_without_libpq():
     """A program that cannot load libpq opens file stores, and refuses a postgresql://
     store with a StoreError naming what is missing."""
@@ -302,7 +333,7 @@ def test_password_not_logged():
 
 
 TESTS = [test_two_servers, test_terminate_backend, test_crash, test_crash_threads, test_processes,
-         test_without_libpq, test_password_not_logged]
+         test_import_export, test_without_libpq, test_password_not_logged]
 
 
 def main():
