@@ -151,6 +151,41 @@ def test_two_servers():
                 s.stop(signal.SIGKILL)
 
 
+def test_log_url_on_both_servers():
+    """Two owd serve on one database sign log URLs with the store's one key: a LogUrl one
+    server gave is served by the other too (behind one address either may answer); a
+    forged one is 403 on both."""
+    schema, store = new_store()
+    a, b = Server(store), Server(store)
+    try:
+        sid = a.stack("logs")
+        box = a.must("RegisterInstance", {"StackId": sid, "Hostname": "h"})["InstanceId"]
+        d = a.must("CreateDeployment", {"StackId": sid, "Command": {"Name": "configure"}})["DeploymentId"]
+        [c] = b.must("PollCommands", {"InstanceId": box})["Commands"]
+        b.must("AcknowledgeCommand", {"CommandId": c["CommandId"]})
+        b.must("CompleteCommand", {"CommandId": c["CommandId"], "Status": "successful", "ExitCode": 0, "Log": "kept\n"})
+        [from_a] = a.must("DescribeCommands", {"DeploymentId": d})["Commands"]
+        url = from_a["LogUrl"]
+        check(url.startswith(a.url + "logs/"), f"a's LogUrl does not name a: {url}")
+
+        def get(u):
+            try:
+                with urllib.request.urlopen(u, timeout=30) as r:
+                    return r.status, r.read().decode()
+            except urllib.error.HTTPError as e:
+                return e.code, e.read().decode()
+        on_b = b.url + url[len(a.url):]
+        check(get(url) == (200, "kept\n"), f"a does not serve its own log URL: {get(url)}")
+        check(get(on_b) == (200, "kept\n"), f"b refuses the log URL a signed: {get(on_b)}")
+        forged = on_b[:-1] + ("0" if on_b[-1] != "0" else "1")
+        check(get(forged)[0] == 403, "a forged log URL is not 403")
+        return "a LogUrl signed by one server is served by the other; a forged one is 403"
+    finally:
+        for s in (a, b):
+            if s.p.poll() is None:
+                s.stop(signal.SIGKILL)
+
+
 def terminate(application_name):
     pids = CLUSTER.psql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = "
                         f"'{application_name}' AND pid <> pg_backend_pid()").split()
@@ -332,7 +367,7 @@ def test_password_not_logged():
     return r.stderr.strip().splitlines()[0]
 
 
-TESTS = [test_two_servers, test_terminate_backend, test_crash, test_crash_threads, test_processes,
+TESTS = [test_two_servers, test_log_url_on_both_servers, test_terminate_backend, test_crash, test_crash_threads, test_processes,
          test_import_export, test_without_libpq, test_password_not_logged]
 
 
