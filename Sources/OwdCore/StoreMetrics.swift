@@ -52,13 +52,20 @@ extension Store {
             }
             // Instances are few (they are machines): one pass.
             let a = try c.prepare("""
-                SELECT count(agent_seen_at), coalesce(sum(agent_seen_at IS NOT NULL AND status='online' AND agent_seen_at <= ?), 0)
+                SELECT count(agent_seen_at), coalesce(sum(CASE WHEN agent_seen_at IS NOT NULL AND status='online' AND agent_seen_at <= ? THEN 1 ELSE 0 END), 0)
                 FROM instances
                 """)
             a.bind(1, lost)
             defer { a.reset() }
             _ = try a.step()
-            let size = try c.scalar("PRAGMA page_count") * (try c.scalar("PRAGMA page_size"))
+            // The store's bytes: the file's pages; on PostgreSQL its schema's tables with
+            // their indexes and TOAST.
+            let size = c.pg == nil
+                ? try c.scalar("PRAGMA page_count") * (try c.scalar("PRAGMA page_size"))
+                : try c.scalar("""
+                    SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c
+                    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind = 'r'
+                    """)
             let ns = engine.group.mutex.locked { engine.group.lastCommitNanoseconds }
             return StoreMetrics(
                 deployments: [DeploymentStatus.running, .successful, .failed].map { ("\($0.name)", counts[Int($0.rawValue)]) },

@@ -114,7 +114,7 @@ public final class ServerMetrics: @unchecked Sendable {
         out += "owd_agents_seen \(store.agentsSeen)\n"
         family("owd_agents_connection_lost", "gauge", "Online instances whose agent was seen and has not polled lately (shown connection_lost).")
         out += "owd_agents_connection_lost \(store.agentsConnectionLost)\n"
-        family("owd_store_size_bytes", "gauge", "The store's size (pages in use times the page size).")
+        family("owd_store_size_bytes", "gauge", "The store's size in bytes (a file: its pages; PostgreSQL: its schema's tables, indexes and TOAST).")
         out += "owd_store_size_bytes \(store.sizeBytes)\n"
         if let s = store.lastCommitSeconds {
             family("owd_store_last_commit_duration_seconds", "gauge", "How long this server's last commit took (BEGIN to COMMIT and its sync).")

@@ -186,6 +186,23 @@ def test_log_url_on_both_servers():
                 s.stop(signal.SIGKILL)
 
 
+def test_metrics():
+    """GET /metrics of a server on PostgreSQL: 200, with the store's size and its counts."""
+    schema, store = new_store()
+    a = Server(store)
+    try:
+        a.stack("m")
+        with urllib.request.urlopen(a.url + "metrics", timeout=30) as r:
+            status, text = r.status, r.read().decode()
+        check(status == 200, f"/metrics answered {status}")
+        sizes = [float(line.split()[-1]) for line in text.splitlines() if line.startswith("owd_store_size_bytes")]
+        check(len(sizes) == 1 and sizes[0] > 0, f"no store size in /metrics: {text[:400]}")
+        return f"/metrics on PostgreSQL: 200, store size {int(sizes[0])} bytes"
+    finally:
+        if a.p.poll() is None:
+            a.stop(signal.SIGKILL)
+
+
 def terminate(application_name):
     pids = CLUSTER.psql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = "
                         f"'{application_name}' AND pid <> pg_backend_pid()").split()
@@ -367,7 +384,7 @@ def test_password_not_logged():
     return r.stderr.strip().splitlines()[0]
 
 
-TESTS = [test_two_servers, test_log_url_on_both_servers, test_terminate_backend, test_crash, test_crash_threads, test_processes,
+TESTS = [test_two_servers, test_log_url_on_both_servers, test_metrics, test_terminate_backend, test_crash, test_crash_threads, test_processes,
          test_import_export, test_without_libpq, test_password_not_logged]
 
 
