@@ -10,7 +10,10 @@
   WaitTimeSeconds 0, AcknowledgeCommand, CompleteCommand), so the latency's ratio to it
   is what waiting costs.
 
-Agents: with --agent-program (an `owd agent`), that program; otherwise simulated agents, one
+Agents: with --real-agents, `owd agent` processes (the --owd program, its default kept
+connections, a hook folder whose `configure` is `#!/bin/sh` `exit 0`); a deployment's end is
+then the agent's stderr line for its last command (written once CompleteCommand returned),
+read as it comes. Otherwise simulated agents, one
 process each (no GIL shared between them), each doing what the agent does on one keep-alive
 connection with SigV4 (the server checks signatures: a credentials file): PollCommands with
 WaitTimeSeconds 20; for each command AcknowledgeCommand, the hook run (a 0600 context file in
@@ -20,7 +23,7 @@ its CompleteCommand calls returned (the call that makes it `successful`), report
 agents over a pipe with the shared monotonic clock: the creator does not poll (that would load
 the server); it checks with one DescribeDeployments that the deployment is `successful`.
 
-    python3 bench/agent_protocol_bench.py --owd .build/release/owd [--rounds 200] [--burst 50]
+    python3 bench/agent_protocol_bench.py --owd .build/release/owd [--rounds 200] [--burst 50] [--real-agents]
 """
 import argparse
 import datetime
@@ -36,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 REGION = "us-east-1"
@@ -179,21 +183,73 @@ def floor(url, rounds):
     return times
 
 
-def run(owd, agents, rounds, burst, agent_program):
+COMPLETED = re.compile(r"owd agent: \S+ (\S+) \S+: successful, ")
+
+
+def real_agents(owd, url, stack_id, agents, folder, send):
+    """`agents` owd agent processes on the stack; a thread per agent sends (DeploymentId,
+    monotonic time) on `send` as each completed command's line comes on its stderr."""
+    hooks = os.path.join(folder, "hooks")
+    os.mkdir(hooks)
+    hook = os.path.join(hooks, "configure")
+    with open(hook, "w") as f:
+        f.write("#!/bin/sh\nexit 0\n")
+    os.chmod(hook, 0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ACCESS_KEY_ID=KEY, AWS_SECRET_ACCESS_KEY=SECRET)
+    lock = threading.Lock()
+    procs = []
+
+    def read(pr):
+        for line in pr.stderr:
+            m = COMPLETED.search(line.decode(errors="replace"))
+            if m:
+                t = time.monotonic()
+                with lock:
+                    send.send((m.group(1), t))
+
+    for i in range(agents):
+        pr = subprocess.Popen([owd, "agent", "--endpoint", url, "--stack-id", stack_id, "--hooks", hooks,
+                               "--state-dir", os.path.join(folder, "state-%d" % i), "--hostname", "h%d" % i,
+                               "--region", REGION], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        procs.append(pr)
+        line = pr.stdout.readline().decode()
+        if not line.startswith("owd agent: instance "):
+            sys.exit("bench-agent: owd agent did not start: %r" % line)
+        threading.Thread(target=read, args=(pr,), daemon=True).start()
+    return procs
+
+
+def polls_waiting(url):
+    m = re.match(r"http://([^:/]+):(\d+)", url)
+    c = http.client.HTTPConnection(m.group(1), int(m.group(2)), timeout=10)
+    c.request("GET", "/metrics")
+    text = c.getresponse().read().decode()
+    c.close()
+    m = re.search(r"^owd_polls_waiting (\d+)", text, re.M)
+    return int(m.group(1)) if m else None
+
+
+def run(owd, agents, rounds, burst, real):
     folder = tempfile.mkdtemp(prefix="owd-bench-agent-")
     p, url = start_server(owd, folder)
     procs = []
     try:
         c = Client(url)
-        s, ids = stack(c, agents)
+        s, ids = stack(c, 0 if real else agents)
         receive, send = multiprocessing.Pipe(duplex=False)
         completions = Completions(receive)
+        if real:
+            procs = real_agents(owd, url, s, agents, folder, send)
         for i in ids:
             pr = multiprocessing.Process(target=agent, args=(url, i, send, folder), daemon=True)
             pr.start()
             procs.append(pr)
         # Every agent waiting in its poll before the first deployment.
-        time.sleep(0.5)
+        deadline = time.monotonic() + 10
+        while polls_waiting(url) not in (None, agents) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.1)
         latencies = []
         for _ in range(rounds):
             t0 = time.monotonic()
@@ -212,7 +268,11 @@ def run(owd, agents, rounds, burst, agent_program):
         return latencies, rate
     finally:
         for pr in procs:
-            pr.kill()
+            if isinstance(pr, subprocess.Popen):
+                pr.terminate()
+                pr.wait()
+            else:
+                pr.kill()
         p.terminate()
         p.wait()
         shutil.rmtree(folder, ignore_errors=True)
@@ -229,6 +289,14 @@ def floor_run(owd, rounds):
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def commit():
+    try:
+        return subprocess.run(["git", "-C", HERE, "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=10).stdout.strip() or "?"
+    except OSError:
+        return "?"
+
+
 def main():
     a = argparse.ArgumentParser()
     a.add_argument("--owd", required=True)
@@ -236,6 +304,8 @@ def main():
     a.add_argument("--burst", type=int, default=50, help="deployments created back to back for commands/s (10 agents)")
     a.add_argument("--results", default=os.path.join(HERE, "RESULTS.md"))
     a.add_argument("--no-write", action="store_true")
+    a.add_argument("--real-agents", action="store_true",
+                   help="also measure with `owd agent` processes (their own rows)")
     args = a.parse_args()
     load = os.getloadavg()[0]
     started = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
@@ -244,29 +314,39 @@ def main():
     print("bench-agent: floor (create, poll, ack, complete back to back) p50 %.2f ms p99 %.2f ms"
           % (statistics.median(fl), percentile(fl, 99)), file=sys.stderr)
     rows = []
-    for n in (1, 10):
-        lat, rate = run(args.owd, n, args.rounds, args.burst if n == 10 else 0, None)
-        rows.append((n, lat, rate))
-        print("bench-agent: %2d agent(s): CreateDeployment -> successful p50 %.2f ms, p99 %.2f ms (%d deployments)%s"
-              % (n, statistics.median(lat), percentile(lat, 99), len(lat),
-                 "; %.0f commands/s (%d deployments back to back)" % (rate, args.burst) if rate else ""), file=sys.stderr)
+    for real in ((False, True) if args.real_agents else (False,)):
+        for n in (1, 10):
+            lat, rate = run(args.owd, n, args.rounds, args.burst if n == 10 else 0, real)
+            rows.append((n, lat, rate, real))
+            print("bench-agent: %2d %s agent(s): CreateDeployment -> successful p50 %.2f ms, p99 %.2f ms (%d deployments)%s"
+                  % (n, "owd" if real else "simulated", statistics.median(lat), percentile(lat, 99), len(lat),
+                     "; %.0f commands/s (%d deployments back to back)" % (rate, args.burst) if rate else ""),
+                  file=sys.stderr)
     out = [BEGIN, "## Agent protocol through owd serve (`make bench-agent`)", "",
-           "`python3 bench/agent_protocol_bench.py --owd .build/release/owd --rounds %d --burst %d` (%s UTC, load "
-           "average %.1f at the start; 2 cores shared). Simulated agents, one process each, SigV4-signed keep-alive "
-           "HTTP, long-poll 20 s, a no-op hook run as the agent runs it (context file, `true` spawned, output "
-           "captured); the end of a deployment is the return of its last CompleteCommand (checked `successful` "
-           "with DescribeDeployments). Floor: one client making CreateDeployment, PollCommands (no wait), "
-           "AcknowledgeCommand and CompleteCommand back to back." % (args.rounds, args.burst, started, load), "",
+           "`python3 bench/agent_protocol_bench.py --owd .build/release/owd --rounds %d --burst %d%s` (%s UTC, "
+           "commit %s, load average %.1f at the start; 2 cores shared with other work). Simulated agents: one "
+           "process each, SigV4-signed keep-alive HTTP, long-poll 20 s, a no-op hook run as the agent runs it "
+           "(context file, `true` spawned, output captured); the end of a deployment is the return of its last "
+           "CompleteCommand (checked `successful` with DescribeDeployments). `owd agent`: the real program with "
+           "its defaults (kept connections), hook `#!/bin/sh` `exit 0`; the end is its stderr line for the last "
+           "command. Floor: one client making CreateDeployment, PollCommands (no wait), AcknowledgeCommand and "
+           "CompleteCommand back to back."
+           % (args.rounds, args.burst, " --real-agents" if args.real_agents else "", started, commit(), load), "",
            "| | p50 | p99 | p50 / floor p50 |",
            "| --- | --- | --- | --- |",
            "| floor: the four calls back to back | %.2f ms | %.2f ms | 1 |" % (statistics.median(fl), percentile(fl, 99))]
-    for n, lat, _ in rows:
-        out.append("| CreateDeployment -> successful, %d agent%s (target p50 < 50 ms) | %.2f ms | %.2f ms | %.1f |"
-                   % (n, "" if n == 1 else "s", statistics.median(lat), percentile(lat, 99),
-                      statistics.median(lat) / statistics.median(fl)))
-    rate = rows[-1][2]
-    out += ["", "Commands/s through one server with 10 agents (%d deployments created back to back, until the "
-            "last command is complete): **%.0f**." % (args.burst, rate), "", END]
+    for n, lat, _, real in rows:
+        out.append("| CreateDeployment -> successful, %d %s%s (target p50 < 50 ms) | %.2f ms | %.2f ms | %.1f |"
+                   % (n, "`owd agent` process" if real else "simulated agent", "" if n == 1 else "es" if real else "s",
+                      statistics.median(lat),
+                      percentile(lat, 99), statistics.median(lat) / statistics.median(fl)))
+    out.append("")
+    for n, _, rate, real in rows:
+        if rate:
+            out.append("Commands/s through one server with 10 %s (%d deployments created back to back, until "
+                       "the last command is complete): **%.0f**." % ("`owd agent` processes" if real else "simulated agents",
+                                                                       args.burst, rate))
+    out += ["", END]
     text = "\n".join(out)
     print(text)
     if args.no_write:

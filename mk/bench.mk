@@ -60,6 +60,6 @@ BENCH_AGENT_BURST  ?= 50
 
 .PHONY: bench-agent
 bench-agent: $(RELEASE)/owd
-	$(PYTHON) bench/agent_protocol_bench.py --owd $(RELEASE)/owd --rounds $(BENCH_AGENT_ROUNDS) --burst $(BENCH_AGENT_BURST)
+	$(PYTHON) bench/agent_protocol_bench.py --owd $(RELEASE)/owd --rounds $(BENCH_AGENT_ROUNDS) --burst $(BENCH_AGENT_BURST) --real-agents
 
 bench: bench-agent
