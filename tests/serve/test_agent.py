@@ -623,3 +623,27 @@ def test_an_agent_keeps_its_connections_across_polls_and_reports(tmp_path, serve
     assert len(before) == len(after) == 1 and not before & after, (before, after)
     for x in (a, b, c):
         assert x.stop() == 0
+
+
+def test_kept_connections_outlive_the_servers_idle_timeout(tmp_path, agents):
+    """--idle-timeout 1: the reports' kept connection is closed by the server between
+    commands and opened again by the next report; a waiting poll (suspended, up to 20 s) is
+    not cut by the idle timeout. No request fails on the way."""
+    server = Server(tmp_path, "--idle-timeout", "1")
+    try:
+        client = boto3_client(server)
+        s = stack(client)
+        app = site(client, s)
+        a = Agent(tmp_path, server, s, "idle", {"deploy": "echo idle\n"})
+        agents.append(a)
+        for _ in range(2):
+            assert finished(client, deploy(client, s, app))["Status"] == "successful"
+            until("the poll waits", lambda: polls_waiting(server) == 1, 10)
+            time.sleep(3)   # past the idle timeout, with the poll waiting
+            assert polls_waiting(server) == 1, "the waiting poll was cut"
+            client = boto3_client(server)   # this test's own kept connection is closed too
+        log = a.read_log()
+        assert "failed" not in log and log.count(": successful, exit 0") == 2, log
+        assert a.stop() == 0
+    finally:
+        stop_promptly(server)
