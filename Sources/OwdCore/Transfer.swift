@@ -477,10 +477,11 @@ extension Store {
         let known = KnownParents()
         try engine.write(deferCacheLoad: true) { c, change in
             // A big import's pages stay in memory until the commit rather than spilling
-            // into the WAL and being read back (SQLite's default cache is 2 MiB).
-            let cacheSize = try c.scalar("PRAGMA cache_size")
-            try c.prepare("PRAGMA cache_size=-\(Store.importCacheKiB)").run()
-            defer { try? c.prepare("PRAGMA cache_size=\(cacheSize)").run() }
+            // into the WAL and being read back (SQLite's default cache is 2 MiB). A
+            // PostgreSQL store has no such setting (its server owns the cache).
+            let cacheSize = c.pg == nil ? try c.scalar("PRAGMA cache_size") : nil
+            if cacheSize != nil { try c.prepare("PRAGMA cache_size=-\(Store.importCacheKiB)").run() }
+            defer { if let cacheSize { try? c.prepare("PRAGMA cache_size=\(cacheSize)").run() } }
             var done: Int64 = 0
             var seen = 0
             var scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: 4096)
