@@ -10,7 +10,10 @@
   WaitTimeSeconds 0, AcknowledgeCommand, CompleteCommand), so the latency's ratio to it
   is what waiting costs.
 
-Agents: simulated ones and, with --real-agents, `owd agent` itself. Simulated agents: one
+Agents: with --real-agents, `owd agent` processes (the --owd program, its default kept
+connections, a hook folder whose `configure` is `#!/bin/sh` `exit 0`); a deployment's end is
+then the agent's stderr line for its last command (written once CompleteCommand returned),
+read as it comes. Otherwise simulated agents, one
 process each (no GIL shared between them), each doing what the agent does on one keep-alive
 connection with SigV4 (the server checks signatures: a credentials file): PollCommands with
 WaitTimeSeconds 20; for each command AcknowledgeCommand, the hook run (a 0600 context file in
@@ -20,7 +23,7 @@ its CompleteCommand calls returned (the call that makes it `successful`), report
 agents over a pipe with the shared monotonic clock: the creator does not poll (that would load
 the server); it checks with one DescribeDeployments that the deployment is `successful`.
 
-    python3 bench/agent_protocol_bench.py --owd .build/release/owd [--rounds 200] [--burst 50]
+    python3 bench/agent_protocol_bench.py --owd .build/release/owd [--rounds 200] [--burst 50] [--real-agents]
 """
 import argparse
 import datetime
@@ -30,7 +33,6 @@ import http.client
 import json
 import multiprocessing
 import os
-import queue
 import re
 import shutil
 import statistics
@@ -116,21 +118,9 @@ def agent(url, instance, done, folder):
             done.send((cmd["DeploymentId"], time.monotonic()))
 
 
-def revision():
-    p = subprocess.run(["git", "-C", HERE, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    return p.stdout.strip() or "?"
-
-
 def percentile(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
-
-
-def cpu_ms(pid):
-    """The CPU time (user + system) a process has used so far, ms."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def start_server(owd, folder):
@@ -160,8 +150,8 @@ def stack(c, agents):
 class Completions:
     """The agents' reports, by deployment: (count, time of the last)."""
 
-    def __init__(self, get):
-        self.get = get          # get(timeout) -> (DeploymentId, monotonic time), or raises queue.Empty
+    def __init__(self, pipe):
+        self.pipe = pipe
         self.seen = {}
 
     def last(self, deployment, count, timeout=30):
@@ -169,54 +159,13 @@ class Completions:
         deadline = time.monotonic() + timeout
         while self.seen.get(deployment, (0, 0))[0] < count:
             left = deadline - time.monotonic()
-            try:
-                if left <= 0:
-                    raise queue.Empty
-                d, t = self.get(left)
-            except queue.Empty:
+            if left <= 0 or not self.pipe.poll(left):
                 sys.exit("bench-agent: deployment %s: %d of %d commands complete after %d s"
                          % (deployment, self.seen.get(deployment, (0, 0))[0], count, timeout))
+            d, t = self.pipe.recv()
             n, last = self.seen.get(d, (0, 0.0))
             self.seen[d] = (n + 1, max(last, t))
         return self.seen.pop(deployment)[1]
-
-
-# owd agent's line after each CompleteCommand: "<type> <DeploymentId> <CommandId>: <status>, ...".
-AGENT_LINE = re.compile(r"(\S+) ([0-9a-f-]{36}) ([0-9a-f-]{36}): (successful|failed|skipped),")
-
-
-def real_agents(owd, url, stack_id, n, folder):
-    """n `owd agent` processes; their completion lines, timestamped as read, on a queue."""
-    hooks = os.path.join(folder, "hooks")
-    os.makedirs(hooks, exist_ok=True)
-    hook = os.path.join(hooks, "configure")
-    with open(hook, "w") as f:
-        f.write("#!/bin/true\n")   # a no-op hook: exec'd, exits 0
-    os.chmod(hook, 0o755)
-    env = dict(os.environ, AWS_ACCESS_KEY_ID=KEY, AWS_SECRET_ACCESS_KEY=SECRET, AWS_DEFAULT_REGION=REGION)
-    done, started = queue.Queue(), queue.Queue()
-    procs = []
-
-    def read(p):
-        for raw in p.stderr:
-            line = raw.decode(errors="replace")
-            t = time.monotonic()
-            m = AGENT_LINE.search(line)
-            if m:
-                done.put((m.group(2), t))
-            elif "started: instance" in line:
-                started.put(line)
-
-    for i in range(n):
-        state = os.path.join(folder, "agent-%d" % i)
-        p = subprocess.Popen([owd, "agent", "--endpoint", url, "--stack-id", stack_id, "--hooks", hooks,
-                              "--state-dir", state, "--hostname", "h%d" % i, "--region", REGION],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-        threading.Thread(target=read, args=(p,), daemon=True).start()
-        procs.append(p)
-    for _ in range(n):
-        started.get(timeout=30)
-    return procs, done
 
 
 def floor(url, rounds):
@@ -234,33 +183,73 @@ def floor(url, rounds):
     return times
 
 
+COMPLETED = re.compile(r"owd agent: \S+ (\S+) \S+: successful, ")
+
+
+def real_agents(owd, url, stack_id, agents, folder, send):
+    """`agents` owd agent processes on the stack; a thread per agent sends (DeploymentId,
+    monotonic time) on `send` as each completed command's line comes on its stderr."""
+    hooks = os.path.join(folder, "hooks")
+    os.mkdir(hooks)
+    hook = os.path.join(hooks, "configure")
+    with open(hook, "w") as f:
+        f.write("#!/bin/sh\nexit 0\n")
+    os.chmod(hook, 0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ACCESS_KEY_ID=KEY, AWS_SECRET_ACCESS_KEY=SECRET)
+    lock = threading.Lock()
+    procs = []
+
+    def read(pr):
+        for line in pr.stderr:
+            m = COMPLETED.search(line.decode(errors="replace"))
+            if m:
+                t = time.monotonic()
+                with lock:
+                    send.send((m.group(1), t))
+
+    for i in range(agents):
+        pr = subprocess.Popen([owd, "agent", "--endpoint", url, "--stack-id", stack_id, "--hooks", hooks,
+                               "--state-dir", os.path.join(folder, "state-%d" % i), "--hostname", "h%d" % i,
+                               "--region", REGION], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        procs.append(pr)
+        line = pr.stdout.readline().decode()
+        if not line.startswith("owd agent: instance "):
+            sys.exit("bench-agent: owd agent did not start: %r" % line)
+        threading.Thread(target=read, args=(pr,), daemon=True).start()
+    return procs
+
+
+def polls_waiting(url):
+    m = re.match(r"http://([^:/]+):(\d+)", url)
+    c = http.client.HTTPConnection(m.group(1), int(m.group(2)), timeout=10)
+    c.request("GET", "/metrics")
+    text = c.getresponse().read().decode()
+    c.close()
+    m = re.search(r"^owd_polls_waiting (\d+)", text, re.M)
+    return int(m.group(1)) if m else None
+
+
 def run(owd, agents, rounds, burst, real):
-    """`real`: owd agent processes; else simulated ones."""
     folder = tempfile.mkdtemp(prefix="owd-bench-agent-")
     p, url = start_server(owd, folder)
     procs = []
     try:
         c = Client(url)
+        s, ids = stack(c, 0 if real else agents)
+        receive, send = multiprocessing.Pipe(duplex=False)
+        completions = Completions(receive)
         if real:
-            s = c.call("CreateStack", Name="bench", Region=REGION, ServiceRoleArn="arn:aws:iam::1:role/r",
-                       DefaultInstanceProfileArn="arn:aws:iam::1:instance-profile/p")["StackId"]
-            procs, done = real_agents(owd, url, s, agents, folder)
-            completions = Completions(lambda t: done.get(timeout=t))
-        else:
-            s, ids = stack(c, agents)
-            receive, send = multiprocessing.Pipe(duplex=False)
-
-            def get(t):
-                if not receive.poll(t):
-                    raise queue.Empty
-                return receive.recv()
-            completions = Completions(get)
-            for i in ids:
-                pr = multiprocessing.Process(target=agent, args=(url, i, send, folder), daemon=True)
-                pr.start()
-                procs.append(pr)
+            procs = real_agents(owd, url, s, agents, folder, send)
+        for i in ids:
+            pr = multiprocessing.Process(target=agent, args=(url, i, send, folder), daemon=True)
+            pr.start()
+            procs.append(pr)
         # Every agent waiting in its poll before the first deployment.
-        time.sleep(0.5)
+        deadline = time.monotonic() + 10
+        while polls_waiting(url) not in (None, agents) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.1)
         latencies = []
         for _ in range(rounds):
             t0 = time.monotonic()
@@ -276,10 +265,14 @@ def run(owd, agents, rounds, burst, real):
                     for _ in range(burst)]
             last = max(completions.last(d, agents) for d in made)
             rate = burst * agents / (last - t0)
-        return latencies, rate, cpu_ms(p.pid) / (rounds + burst)
+        return latencies, rate
     finally:
         for pr in procs:
-            pr.kill()
+            if isinstance(pr, subprocess.Popen):
+                pr.terminate()
+                pr.wait()
+            else:
+                pr.kill()
         p.terminate()
         p.wait()
         shutil.rmtree(folder, ignore_errors=True)
@@ -296,6 +289,14 @@ def floor_run(owd, rounds):
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def commit():
+    try:
+        return subprocess.run(["git", "-C", HERE, "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=10).stdout.strip() or "?"
+    except OSError:
+        return "?"
+
+
 def main():
     a = argparse.ArgumentParser()
     a.add_argument("--owd", required=True)
@@ -303,7 +304,8 @@ def main():
     a.add_argument("--burst", type=int, default=50, help="deployments created back to back for commands/s (10 agents)")
     a.add_argument("--results", default=os.path.join(HERE, "RESULTS.md"))
     a.add_argument("--no-write", action="store_true")
-    a.add_argument("--real-agents", action="store_true", help="also run `owd agent` processes (OWD's own program)")
+    a.add_argument("--real-agents", action="store_true",
+                   help="also measure with `owd agent` processes (their own rows)")
     args = a.parse_args()
     load = os.getloadavg()[0]
     started = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
@@ -311,39 +313,46 @@ def main():
     fl = floor_run(args.owd, args.rounds)
     print("bench-agent: floor (create, poll, ack, complete back to back) p50 %.2f ms p99 %.2f ms"
           % (statistics.median(fl), percentile(fl, 99)), file=sys.stderr)
-    kinds = [("simulated agent", False)] + ([("owd agent", True)] if args.real_agents else [])
     rows = []
-    for label, real in kinds:
+    for real in ((False, True) if args.real_agents else (False,)):
         for n in (1, 10):
-            lat, rate, cpu = run(args.owd, n, args.rounds, args.burst if n == 10 else 0, real)
-            rows.append((label, n, lat, rate, cpu))
-            print("bench-agent: %s, %2d agent(s): CreateDeployment -> successful p50 %.2f ms, p99 %.2f ms (%d deployments), "
-                  "server CPU %.2f ms per deployment%s"
-                  % (label, n, statistics.median(lat), percentile(lat, 99), len(lat), cpu,
-                     "; %.0f commands/s (%d deployments back to back)" % (rate, args.burst) if rate else ""), file=sys.stderr)
+            lat, rate = run(args.owd, n, args.rounds, args.burst if n == 10 else 0, real)
+            rows.append((n, lat, rate, real))
+            print("bench-agent: %2d %s agent(s): CreateDeployment -> successful p50 %.2f ms, p99 %.2f ms (%d deployments)%s"
+                  % (n, "owd" if real else "simulated", statistics.median(lat), percentile(lat, 99), len(lat),
+                     "; %.0f commands/s (%d deployments back to back)" % (rate, args.burst) if rate else ""),
+                  file=sys.stderr)
     out = [BEGIN, "## Agent protocol through owd serve (`make bench-agent`)", "",
-           "`python3 bench/agent_protocol_bench.py --owd .build/release/owd --rounds %d --burst %d%s` (at commit %s, %s UTC, "
-           "load average %.1f at the start; 2 cores shared). Simulated agents: one process each, SigV4-signed keep-alive "
-           "HTTP, long-poll 20 s, a no-op hook run as the agent runs it (context file, `true` spawned, output "
-           "captured), the end of a command reported over a pipe. owd agent: the real program (`--hooks` holding a "
-           "no-op `configure`, `#!/bin/true`), the end of a command read from its line on stderr. The end of a "
-           "deployment is the end of its last command (checked `successful` with DescribeDeployments). Floor: one "
-           "client making CreateDeployment, PollCommands (no wait), AcknowledgeCommand and CompleteCommand back to back."
-           % (args.rounds, args.burst, " --real-agents" if args.real_agents else "", revision(), started, load), "",
-           "| | p50 | p99 | p50 / floor p50 | owd serve's CPU per deployment |",
-           "| --- | --- | --- | --- | --- |",
-           "| floor: the four calls back to back | %.2f ms | %.2f ms | 1 | |" % (statistics.median(fl), percentile(fl, 99))]
-    for label, n, lat, _, cpu in rows:
-        out.append("| CreateDeployment -> successful, %d %s%s (target p50 < 50 ms) | %.2f ms | %.2f ms | %.1f | %.2f ms |"
-                   % (n, label, "" if n == 1 else "s", statistics.median(lat), percentile(lat, 99),
-                      statistics.median(lat) / statistics.median(fl), cpu))
+           "`python3 bench/agent_protocol_bench.py --owd .build/release/owd --rounds %d --burst %d%s` (%s UTC, "
+           "commit %s, load average %.1f at the start; 2 cores shared with other work). Simulated agents: one "
+           "process each, SigV4-signed keep-alive HTTP, long-poll 20 s, a no-op hook run as the agent runs it "
+           "(context file, `true` spawned, output captured); the end of a deployment is the return of its last "
+           "CompleteCommand (checked `successful` with DescribeDeployments). `owd agent`: the real program with "
+           "its defaults (kept connections), hook `#!/bin/sh` `exit 0`; the end is its stderr line for the last "
+           "command. Floor: one client making CreateDeployment, PollCommands (no wait), AcknowledgeCommand and "
+           "CompleteCommand back to back."
+           % (args.rounds, args.burst, " --real-agents" if args.real_agents else "", started, commit(), load), "",
+           "| | p50 | p99 | p50 / floor p50 |",
+           "| --- | --- | --- | --- |",
+           "| floor: the four calls back to back | %.2f ms | %.2f ms | 1 |" % (statistics.median(fl), percentile(fl, 99))]
+    for n, lat, _, real in rows:
+        out.append("| CreateDeployment -> successful, %d %s%s (target p50 < 50 ms) | %.2f ms | %.2f ms | %.1f |"
+                   % (n, "`owd agent` process" if real else "simulated agent", "" if n == 1 else "es" if real else "s",
+                      statistics.median(lat),
+                      percentile(lat, 99), statistics.median(lat) / statistics.median(fl)))
+    missed = ["%d %s" % (n, "`owd agent`" if real else "simulated") for n, lat, _, real in rows
+              if statistics.median(lat) >= 50]
+    if missed:
+        out += ["", "Target p50 < 50 ms missed with: %s. Each command is two write transactions "
+                "(AcknowledgeCommand, CompleteCommand), so a deployment to 10 agents is 21 commits, and the "
+                "agents' processes share the 2 cores with the server and the load above." % ", ".join(missed)]
     out.append("")
-    for label, n, _, rate, _ in rows:
+    for n, _, rate, real in rows:
         if rate:
-            out.append("Commands/s through one server with 10 %ss (%d deployments created back to back, until the "
-                       "last command is complete): **%.0f**." % (label, args.burst, rate))
-            out.append("")
-    out.append(END)
+            out.append("Commands/s through one server with 10 %s (%d deployments created back to back, until "
+                       "the last command is complete): **%.0f**." % ("`owd agent` processes" if real else "simulated agents",
+                                                                       args.burst, rate))
+    out += ["", END]
     text = "\n".join(out)
     print(text)
     if args.no_write:

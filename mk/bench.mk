@@ -54,7 +54,7 @@ bench-group: $(LIB) $(BENCH_BIN) $(BENCH_SHIM) $(BENCH_BASELINE_LIB) $(RELEASE)/
 # Agent protocol (issue 16, section 14): CreateDeployment -> successful with a no-op hook on
 # 1 and 10 agents (p50, p99, against a floor of the same calls back to back) and commands/s
 # through one server with 10 agents. Simulated agents, one process each (stdlib Python,
-# SigV4), then owd agent itself. Writes its section of bench/RESULTS.md.
+# SigV4), then real `owd agent` processes (--real-agents). Writes its section of bench/RESULTS.md.
 BENCH_AGENT_ROUNDS ?= 200
 BENCH_AGENT_BURST  ?= 50
 

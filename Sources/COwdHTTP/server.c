@@ -19,6 +19,10 @@ struct owdh_server {
     char *tls_cert, *tls_key;       /* copies, kept for the daemon's life */
     unsigned short port;
     _Atomic unsigned int in_flight;
+    /* Set by owdh_quiesce: every later answer closes its connection (a kept connection
+     * would otherwise go on bringing requests, e.g. an agent's next poll, to a server
+     * that is stopping). */
+    _Atomic int quiesced;
     /* Deferred requests (owdh_answer): their connections' suspension and resumption, and
      * the answer handed over, happen under this lock. MHD takes its own locks inside
      * MHD_suspend_connection and MHD_resume_connection and calls none of ours while it
@@ -72,7 +76,7 @@ static void gather(struct MHD_Connection *c, enum MHD_ValueKind kind, fields *f,
 }
 
 /* Queues an answer; its body is handed to MHD (freed by it, or here on failure). */
-static enum MHD_Result send_answer(struct MHD_Connection *c, owdh_response *out) {
+static enum MHD_Result send_answer(owdh_server *s, struct MHD_Connection *c, owdh_response *out) {
     struct MHD_Response *resp = out->body
         ? MHD_create_response_from_buffer(out->body_len, out->body, MHD_RESPMEM_MUST_FREE)
         : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
@@ -84,6 +88,7 @@ static enum MHD_Result send_answer(struct MHD_Connection *c, owdh_response *out)
                             : "application/x-amz-json-1.1");
     if (out->request_id[0]) MHD_add_response_header(resp, "x-amzn-RequestId", out->request_id);
     if (out->error_type[0]) MHD_add_response_header(resp, "X-Amzn-ErrorType", out->error_type);
+    if (atomic_load(&s->quiesced)) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ok = MHD_queue_response(c, out->status, resp);
     MHD_destroy_response(resp);
     return ok;
@@ -135,9 +140,9 @@ static enum MHD_Result answer(owdh_server *s, struct MHD_Connection *c, const ch
             return MHD_YES;
         }
         pthread_mutex_unlock(&s->lock);
-        return send_answer(c, &st->later);
+        return send_answer(s, c, &st->later);
     }
-    return send_answer(c, &out);
+    return send_answer(s, c, &out);
 }
 
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -191,7 +196,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
         return MHD_YES;
     }
     /* Resumed by owdh_answer: its answer goes out now. */
-    if (st->answered) return send_answer(c, &st->later);
+    if (st->answered) return send_answer(s, c, &st->later);
     return answer(s, c, method, url, st);
 }
 
@@ -305,6 +310,7 @@ unsigned short owdh_port(const owdh_server *s) { return s ? s->port : 0; }
 
 void owdh_quiesce(owdh_server *s) {
     if (!s || !s->daemon) return;
+    atomic_store(&s->quiesced, 1);
     MHD_socket fd = MHD_quiesce_daemon(s->daemon);
     if (fd != MHD_INVALID_SOCKET) close(fd);
 }

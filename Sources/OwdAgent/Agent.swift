@@ -23,8 +23,9 @@ public final class Agent: @unchecked Sendable {
         public var killGrace: Double = 10
         public var caFile: String?
         public var insecure = false
-        /// Polls on one kept connection (for a server whose waiting polls hold no thread).
-        public var keepAlive = false
+        /// Kept connections (one for the polls, one for the reports); false: a new
+        /// connection per request.
+        public var keepAlive = true
         public var credentials: AgentCredentials
         /// The hooks' environment before the OWD_* variables (the agent's own, without its credentials).
         public var environment: [String]
@@ -110,14 +111,12 @@ public final class Agent: @unchecked Sendable {
         let reporter: OpsWorksClient
         do {
             try prepareStateDir()
-            // owd serve (libmicrohttpd's thread pool) runs a request on the thread that owns
-            // its connection, and a waiting poll holds that thread for up to 20 s: any other
-            // kept connection the same thread owns (the reports', another agent's polls)
-            // waits with it. A new connection is accepted by a thread that is not waiting,
-            // so by default each request has its own (options.keepAlive: the polls keep one).
+            // Two kept connections: the polls' (a waiting poll is suspended in owd serve and
+            // holds none of its threads, so nothing else waits behind it) and the reports',
+            // so that a report never queues behind the poll in progress.
             poller = try client(keepAlive: options.keepAlive, stop: stopFlag)
             locked { self.poller = poller }
-            reporter = try client(keepAlive: false, stop: nil)
+            reporter = try client(keepAlive: options.keepAlive, stop: nil)
         } catch let f as AgentFailure {
             Agent.log(f.description)
             return 1

@@ -261,9 +261,10 @@ struct AgentCommand: ParsableCommand {
     @Option(help: .hidden)
     var killGrace: Double = 10
 
-    /// Polls on one kept connection instead of a new one per request (see Agent.run).
-    @Flag(help: .hidden)
-    var keepAlive = false
+    /// One kept connection for the polls and one for the reports (the default);
+    /// --no-keep-alive: a new connection per request (diagnosis only; see Agent.run).
+    @Flag(inversion: .prefixedNo, help: .hidden)
+    var keepAlive = true
 
     func validate() throws {
         guard commandTimeout > 0, commandTimeout <= 7 * 86400 else { throw ValidationError("--command-timeout must be more than 0 and at most 604800 seconds") }

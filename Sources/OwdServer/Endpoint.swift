@@ -299,7 +299,7 @@ public final class Endpoint: @unchecked Sendable {
         var out = HTTPResponse(status: 200, json: false, requestID: id, operation: "/metrics")
         var text: String
         do {
-            text = metrics!.text(store: try owner.metrics())
+            text = metrics!.text(store: try owner.metrics(), waitingPolls: waitingPollCount)
         } catch let e as OwdError {
             out.status = 500
             out.detail = e.message

@@ -73,7 +73,7 @@ public final class ServerMetrics: @unchecked Sendable {
 
     /// The exposition text: the request series that have counted anything, then the
     /// store's gauges (none when `store` is nil).
-    public func text(store: StoreMetrics?) -> String {
+    public func text(store: StoreMetrics?, waitingPolls: Int? = nil) -> String {
         var out = ""
         out.reserveCapacity(8192)
         func family(_ name: String, _ type: String, _ help: String) {
@@ -105,6 +105,10 @@ public final class ServerMetrics: @unchecked Sendable {
         }
         family("owd_poll_secrets_withheld_total", "counter", "PollCommands answers that left secrets out (plain HTTP from a peer that is not this machine).")
         out += "owd_poll_secrets_withheld_total \(owdh_counter_load(withheld))\n"
+        if let waitingPolls {
+            family("owd_polls_waiting", "gauge", "PollCommands calls waiting for commands now (their connections suspended: they hold no thread).")
+            out += "owd_polls_waiting \(waitingPolls)\n"
+        }
         guard let store else { return out }
         family("owd_deployments", "gauge", "Deployments in the store, by status.")
         for (status, n) in store.deployments { out += "owd_deployments{status=\"\(status)\"} \(n)\n" }

@@ -98,6 +98,9 @@ struct TransportAndMetricsTests {
         // Every family is announced once, before its samples.
         #expect(lines.filter { $0.hasPrefix("# TYPE owd_http_requests_total counter") }.count == 1)
         #expect(m.text(store: nil).contains("owd_deployments") == false)
+        #expect(!text.contains("owd_polls_waiting"), "no waiter, no gauge")
+        let waiting = m.text(store: nil, waitingPolls: 3).split(separator: "\n").map(String.init)
+        #expect(waiting.contains("# TYPE owd_polls_waiting gauge") && waiting.contains("owd_polls_waiting 3"))
     }
 
     @Test("TLSIdentity: what is wrong with a certificate or key is named, and no key text is quoted")

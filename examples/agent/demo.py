@@ -57,11 +57,6 @@ def main():
         session.get_component("data_loader").search_paths.insert(0, models)
         client = boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret, region_name=REGION,
                                        botocore_session=session).client("opsworks", endpoint_url=url)
-        # owd serve (as of this demo) answers a waiting PollCommands on the thread that owns
-        # the agent's connection, and the other connections that thread owns wait with it:
-        # a new connection per call keeps this client clear of the agents' waits.
-        client.meta.events.register("before-send.opsworks",
-                                    lambda request, **_: request.headers.__setitem__("Connection", "close"))
 
         stack = client.create_stack(Name="demo", Region=REGION,
                                     ServiceRoleArn=f"arn:aws:iam::{ACCOUNT}:role/aws-opsworks-service-role",
@@ -107,17 +102,24 @@ def main():
         for path in logs:
             with open(path) as f:
                 print("".join("    " + line for line in f), end="")
+        # A graceful stop: the polls still waiting are answered at once, the store closed.
+        server = processes[0]
+        stopping = time.monotonic()
+        server.send_signal(signal.SIGTERM)
+        code = server.wait(30)
+        took = time.monotonic() - stopping
+        print(f"owd serve: SIGTERM, exit {code} after {1000 * took:.0f} ms")
+        if code != 0 or took > 5:
+            raise SystemExit(f"owd serve did not stop promptly (exit {code}, {took:.1f} s)")
         print(f"the whole loop took {time.monotonic() - started:.1f} s")
     finally:
         for p in processes[1:]:
             if p.poll() is None:
                 p.kill()
-        if processes:
-            server = processes[0]
-            # A graceful stop would wait for the polls the gone agents left waiting in the
-            # server (up to 20 s): the demo's store is thrown away, so it is not waited for.
-            server.kill()
-            server.wait()
+        if processes and processes[0].poll() is None:
+            # Only on the way out of a failure (the normal end stops it with SIGTERM above).
+            processes[0].kill()
+            processes[0].wait()
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from conftest import OWD, OWNER, REGION, Server, boto3_client as kept_alive_client, model_dir, stack
+from conftest import OWD, OWNER, REGION, Server, boto3_client, model_dir, stack
 
 AWS = os.path.join(os.path.dirname(sys.executable), "aws")
 PASSWORD = "agent-app-PASSWORD-51c0de"
@@ -30,14 +30,42 @@ def get(url):
         return e.code, e.read().decode()
 
 
-def boto3_client(server):
-    """A boto3 client that closes its connection after each call. owd serve (as of this
-    test) runs a waiting PollCommands on the thread owning the agent's connection, and
-    other connections that thread owns wait with it: a kept connection landing there
-    would stall up to 20 s."""
-    client = kept_alive_client(server)
-    client.meta.events.register("before-send.opsworks", lambda request, **_: request.headers.__setitem__("Connection", "close"))
-    return client
+def stop_promptly(server, within=5):
+    """SIGTERM, exit 0 within `within` seconds (its waiting polls answered at once, not at the
+    end of their 20 s, and kept connections closed), the stop lines in its log."""
+    started = time.monotonic()
+    assert server.stop(signal.SIGTERM, timeout=30) == 0, server.read_log()
+    took = time.monotonic() - started
+    assert took < within, f"owd serve took {took:.1f} s to stop"
+    log = server.read_log()
+    assert "SIGTERM: stopped accepting connections" in log and "store closed; exiting" in log, log
+    assert "still in flight after 10 s" not in log
+    return took
+
+
+def polls_waiting(server):
+    from test_metrics import scrape, value
+    return value(scrape(server)[0], "owd_polls_waiting")
+
+
+def connections(pid, port):
+    """The local ports of process pid's established TCP connections to 127.0.0.1:port."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    with open(f"/proc/{pid}/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
+            if inode in inodes and state == "01" and remote == f"0100007F:{port:04X}":
+                ports.add(int(local.split(":")[1], 16))
+    return ports
 
 
 def until(what, check, timeout=60, every=0.05):
@@ -120,11 +148,12 @@ class Agent:
 
 @pytest.fixture
 def server(tmp_path):
-    """owd serve for agents. Killed at the end: a graceful stop waits for the waiting
-    polls the server still runs for agents already gone (up to 20 s each)."""
+    """owd serve for agents, stopped with SIGTERM at the end (after the agents fixture's
+    teardown): promptly, although polls of agents already gone may still be waiting."""
     s = Server(tmp_path)
     yield s
-    s.stop(signal.SIGKILL)
+    if s.process.poll() is None:
+        stop_promptly(s)
 
 
 @pytest.fixture
@@ -335,7 +364,7 @@ def test_sigterm_finishes_the_running_hook_and_the_instance_shows_connection_los
         # Gone for good: its last poll counted for up to its 20 s wait, then the 2 s.
         until("connection_lost", lambda: status() == "connection_lost", 40, every=0.5)
     finally:
-        server.stop(signal.SIGKILL)
+        stop_promptly(server)
 
 
 def test_the_hook_gets_the_apps_secrets_through_its_context_file_and_nothing_else_shows_them(tmp_path, server, agents):
@@ -417,7 +446,10 @@ def test_transport_errors_are_retried_with_backoff_until_the_server_is_back(tmp_
     a = Agent(tmp_path, server, s, "patient", {"deploy": "echo ok\n"})
     agents.append(a)
     store, port = server.store, server.port
-    server.stop(signal.SIGKILL)
+    # A graceful stop with the agent polling on its kept connection: prompt (the waiting
+    # poll answered, the connection closed after it), and the agent sees the server gone.
+    until("the agent's poll waits", lambda: polls_waiting(server) == 1, 20)
+    stop_promptly(server)
     until("a failed poll is logged", lambda: "PollCommands failed:" in a.read_log(), 30)
     again = Server(tmp_path, "--port", str(port), store=store)
     try:
@@ -427,7 +459,7 @@ def test_transport_errors_are_retried_with_backoff_until_the_server_is_back(tmp_
         assert "PollCommands works again" in a.read_log()
         assert a.process.poll() is None
     finally:
-        again.stop(signal.SIGKILL)
+        stop_promptly(again)
 
 
 def test_a_second_sigterm_stops_the_running_hook_now_and_reports_it_failed(tmp_path, server, agents):
@@ -558,3 +590,60 @@ def test_an_https_endpoint_is_trusted_through_ca_file_or_insecure_skip_verify_an
             assert a.stop() == 0
     finally:
         proxy.close()
+
+
+def test_an_agent_keeps_its_connections_across_polls_and_reports(tmp_path, server, agents):
+    """Keep-alive by default: one connection for the polls, one for the reports, the same
+    ones deployment after deployment (a waiting poll holds no server thread, so nothing
+    waits behind it); a second agent's deployments are not slowed by the first's poll."""
+    client = boto3_client(server)
+    s = stack(client)
+    app = site(client, s)
+    a = Agent(tmp_path, server, s, "kept", {"deploy": "echo kept\n"})
+    b = Agent(tmp_path, server, s, "other", {"deploy": "echo other\n"})
+    agents.extend([a, b])
+    samples = []
+    for i in range(4):
+        d = deploy(client, s, app, InstanceIds=[(a, b)[i % 2].instance])
+        started = time.monotonic()
+        assert finished(client, d)["Status"] == "successful"
+        assert time.monotonic() - started < 10
+        samples.append(connections(a.process.pid, server.port))
+    # After its first command: the polls' connection and the reports'; the same two after
+    # every later poll and report.
+    assert len(samples[0]) == 2 and all(x == samples[0] for x in samples), f"agent connections: {samples}"
+    # --no-keep-alive (diagnosis): a new connection per request, still working.
+    c = Agent(tmp_path, server, s, "fresh", {"deploy": "echo fresh\n"}, args=["--no-keep-alive"])
+    agents.append(c)
+    until("its poll waits", lambda: connections(c.process.pid, server.port), 10)
+    before = connections(c.process.pid, server.port)
+    d = deploy(client, s, app, InstanceIds=[c.instance])
+    assert finished(client, d)["Status"] == "successful"
+    after = until("its next poll", lambda: connections(c.process.pid, server.port), 10)
+    assert len(before) == len(after) == 1 and not before & after, (before, after)
+    for x in (a, b, c):
+        assert x.stop() == 0
+
+
+def test_kept_connections_outlive_the_servers_idle_timeout(tmp_path, agents):
+    """--idle-timeout 1: the reports' kept connection is closed by the server between
+    commands and opened again by the next report; a waiting poll (suspended, up to 20 s) is
+    not cut by the idle timeout. No request fails on the way."""
+    server = Server(tmp_path, "--idle-timeout", "1")
+    try:
+        client = boto3_client(server)
+        s = stack(client)
+        app = site(client, s)
+        a = Agent(tmp_path, server, s, "idle", {"deploy": "echo idle\n"})
+        agents.append(a)
+        for _ in range(2):
+            assert finished(client, deploy(client, s, app))["Status"] == "successful"
+            until("the poll waits", lambda: polls_waiting(server) == 1, 10)
+            time.sleep(3)   # past the idle timeout, with the poll waiting
+            assert polls_waiting(server) == 1, "the waiting poll was cut"
+            client = boto3_client(server)   # this test's own kept connection is closed too
+        log = a.read_log()
+        assert "failed" not in log and log.count(": successful, exit 0") == 2, log
+        assert a.stop() == 0
+    finally:
+        stop_promptly(server)

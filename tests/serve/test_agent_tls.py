@@ -9,9 +9,8 @@ import subprocess
 
 import pytest
 
-from conftest import Server, stack
-from conftest import boto3_client as kept_alive_client
-from test_agent import Agent, boto3_client, finished
+from conftest import Server, boto3_client, stack
+from test_agent import Agent, finished, stop_promptly
 from test_tls import FILTERED, PASSWORD, SECURE_VALUE, outside_address, pki, tls_server  # noqa: F401 (fixtures)
 
 # The hook copies what the agent handed it (OWD_CONTEXT: the command with its app) into its log.
@@ -34,11 +33,8 @@ def app_with_secrets(client, s):
 
 
 def tls_client(server, pki):  # noqa: F811
-    """boto3 trusting the test's CA, one connection per call (as test_agent's client)."""
-    client = kept_alive_client(server, verify=str(pki / "ca.pem"))
-    client.meta.events.register("before-send.opsworks",
-                                lambda request, **_: request.headers.__setitem__("Connection", "close"))
-    return client
+    """boto3 trusting the test's CA."""
+    return boto3_client(server, verify=str(pki / "ca.pem"))
 
 
 def stack_of(client):
@@ -74,7 +70,7 @@ def test_an_agent_with_ca_file_runs_a_deployment_over_tls_and_gets_the_secrets(t
         assert PASSWORD in text and SECURE_VALUE in text and FILTERED not in text
         assert "WARNING" not in agents[0].read_log() and "withheld" not in agents[0].read_log()
     finally:
-        server.stop(signal.SIGKILL)
+        stop_promptly(server)
 
 
 def test_an_agent_refuses_a_server_it_cannot_verify(tmp_path, pki, agents):  # noqa: F811
@@ -91,7 +87,7 @@ def test_an_agent_refuses_a_server_it_cannot_verify(tmp_path, pki, agents):  # n
             assert "certificate" in p.stderr.lower(), p.stderr
         assert client.describe_instances(StackId=s)["Instances"] == [], "nothing was registered"
     finally:
-        server.stop(signal.SIGKILL)
+        stop_promptly(server)
 
 
 def test_insecure_skip_verify_warns_and_works(tmp_path, pki, agents):  # noqa: F811
@@ -110,7 +106,7 @@ def test_insecure_skip_verify_warns_and_works(tmp_path, pki, agents):  # noqa: F
         a.start()
         assert a.read_log().count("WARNING: --insecure-skip-verify") == 2
     finally:
-        server.stop(signal.SIGKILL)
+        stop_promptly(server)
 
 
 def test_a_plain_http_agent_from_another_address_gets_no_secret_and_logs_why(tmp_path, outside_address, agents):  # noqa: F811
@@ -134,4 +130,4 @@ def test_a_plain_http_agent_from_another_address_gets_no_secret_and_logs_why(tmp
         assert "withheld the secrets" in log and f"plain HTTP from {outside_address}" in log, log
         assert "secrets withheld: plain HTTP from" in server.read_log()
     finally:
-        server.stop(signal.SIGKILL)
+        stop_promptly(server)

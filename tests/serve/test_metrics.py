@@ -12,8 +12,11 @@ from conftest import Server, boto3_client, online_stack, stack
 from test_raw import post, signed
 
 
-def scrape(server):
-    c = http.client.HTTPConnection(server.host, server.port, timeout=10)
+def scrape(server, context=None):
+    if server.scheme == "https":
+        c = http.client.HTTPSConnection(server.host, server.port, timeout=10, context=context)
+    else:
+        c = http.client.HTTPConnection(server.host, server.port, timeout=10)
     c.request("GET", "/metrics")   # no Authorization: none needed
     r = c.getresponse()
     body = r.read().decode()

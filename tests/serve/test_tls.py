@@ -14,6 +14,8 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
@@ -204,8 +206,8 @@ def outside_address():
     subprocess.run(["ip", "addr", "del", f"{address}/32", "dev", "lo"], capture_output=True)
 
 
-def poll_from(server, source, instance_id, context=None):
-    body = json.dumps({"InstanceId": instance_id})
+def poll_from(server, source, instance_id, context=None, wait=0):
+    body = json.dumps({"InstanceId": instance_id, "WaitTimeSeconds": wait})
     headers = signed(server, "PollCommands", body)
     if server.scheme == "https":
         c = http.client.HTTPSConnection(server.host, server.port, timeout=30, source_address=(source, 0),
@@ -220,7 +222,7 @@ def poll_from(server, source, instance_id, context=None):
     return json.loads(data)
 
 
-def app_with_secrets(client):
+def app_with_secrets(client, deploy=True):
     s = stack(client)
     box = client.register_instance(StackId=s, Hostname="far-box")["InstanceId"]
     app = client.create_app(StackId=s, Name="shop", Type="other",
@@ -228,8 +230,78 @@ def app_with_secrets(client):
                                        "SshKey": SSH_KEY},
                             Environment=[{"Key": "TOKEN", "Value": SECURE_VALUE, "Secure": True},
                                          {"Key": "MODE", "Value": "plain-visible", "Secure": False}])["AppId"]
+    if not deploy:
+        return box, lambda: client.create_deployment(StackId=s, AppId=app, Command={"Name": "deploy"}, InstanceIds=[box])
     client.create_deployment(StackId=s, AppId=app, Command={"Name": "deploy"}, InstanceIds=[box])
     return box
+
+
+def waiting_poll(server, source, box, deploy, context=None):
+    """A PollCommands with WaitTimeSeconds 20 from `source`, seen waiting in the server
+    (its connection suspended: /metrics' owd_polls_waiting), then answered by the
+    deployment `deploy()` creates: its answer, how long that took, and the metrics after."""
+    from test_metrics import scrape, value
+    got = {}
+    t = threading.Thread(target=lambda: got.update(answer=poll_from(server, source, box, context=context, wait=20)))
+    t.start()
+    deadline = time.monotonic() + 15
+    while value(scrape(server, context)[0], "owd_polls_waiting") != 1:
+        assert time.monotonic() < deadline and t.is_alive(), "the poll never waited"
+        time.sleep(0.02)
+    started = time.monotonic()
+    deploy()
+    t.join(25)
+    assert not t.is_alive() and "answer" in got
+    return got["answer"], time.monotonic() - started, scrape(server, context)[0]
+
+
+def test_a_waiting_plain_http_poll_from_another_machine_gets_no_secret_and_is_counted(tmp_path, outside_address):
+    """The deferred answer (given later, from the poll waiter's thread) is filtered like an
+    immediate one, logged with its reason, and counted in /metrics."""
+    from test_metrics import requests, value
+    server = Server(tmp_path)
+    try:
+        box, deploy = app_with_secrets(boto3_client(server), deploy=False)
+        far, took, after = waiting_poll(server, outside_address, box, deploy)
+        assert took < 5, f"the waiting poll answered {took:.1f} s after the deployment"
+        [c] = far["Commands"]
+        assert c["App"]["AppSource"]["Password"] == FILTERED and c["App"]["AppSource"]["SshKey"] == FILTERED
+        assert {e["Key"]: e["Value"] for e in c["App"]["Environment"]}["TOKEN"] == FILTERED
+        assert "plain HTTP" in far["SecretsWithheld"] and outside_address in far["SecretsWithheld"]
+        text = json.dumps(far)
+        assert PASSWORD not in text and SSH_KEY not in text and SECURE_VALUE not in text
+        assert value(after, "owd_poll_secrets_withheld_total") == 1
+        assert requests(after, "PollCommands", 200) == 1
+        assert value(after, "owd_polls_waiting") == 0
+        log = server.read_log()
+        assert f"(secrets withheld: plain HTTP from {outside_address})" in log
+        assert PASSWORD not in log and SECURE_VALUE not in log
+    finally:
+        assert server.stop() == 0
+
+
+def test_a_waiting_poll_over_https_is_suspended_and_answered_with_the_secrets(tmp_path, pki, outside_address):
+    """TLS and suspend/resume together: a waiting poll over https (from another address)
+    holds no thread (other https requests are served meanwhile) and gets its command."""
+    server = tls_server(tmp_path, pki, "--threads", "1")
+    context = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+    try:
+        client = boto3_client(server, verify=str(pki / "ca.pem"))
+        box, deploy = app_with_secrets(client, deploy=False)
+
+        def deploy_after_other_requests():
+            # The only pool thread is free: these are answered while the poll waits.
+            for _ in range(3):
+                assert client.describe_instances(InstanceIds=[box])["Instances"]
+            deploy()
+        far, took, after = waiting_poll(server, outside_address, box, deploy_after_other_requests, context=context)
+        assert took < 5, f"the waiting poll answered {took:.1f} s after the deployment"
+        [c] = far["Commands"]
+        assert c["App"]["AppSource"]["Password"] == PASSWORD and "SecretsWithheld" not in far
+        from test_metrics import requests, value
+        assert requests(after, "PollCommands", 200) == 1 and value(after, "owd_poll_secrets_withheld_total") == 0
+    finally:
+        assert server.stop() == 0
 
 
 def test_a_plain_http_poll_from_another_machine_gets_no_secret_and_says_why(tmp_path, outside_address):

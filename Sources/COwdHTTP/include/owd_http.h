@@ -79,7 +79,7 @@ typedef struct owdh_server owdh_server;
 owdh_server *owdh_start(const owdh_options *options, char *err, size_t err_len);
 /* The port bound (the one chosen for port 0). */
 unsigned short owdh_port(const owdh_server *server);
-/* Stops accepting new connections; the open ones go on. */
+/* Stops accepting new connections; the open ones go on, each closed after its next answer. */
 void owdh_quiesce(owdh_server *server);
 /* Requests begun and not yet answered and sent. */
 unsigned int owdh_in_flight(const owdh_server *server);
