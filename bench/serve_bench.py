@@ -163,6 +163,26 @@ def plot(results, path):
     fig.savefig(path, dpi=110)
 
 
+def write_credentials(folder):
+    """The server's credentials file (0600, as owd serve requires), holding KEY."""
+    creds = os.path.join(folder, "credentials.json")
+    fd = os.open(creds, os.O_WRONLY | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"Credentials": [KEY]}, f)
+    return creds
+
+
+def store_with(tool, folder, n):
+    """(path, stack ID) of a store in `folder` with one stack of `n` deployments, built
+    by bench/owd_bench once and reused by later runs."""
+    path = os.path.join(folder, "serve-%d.owd" % n)
+    if not os.path.exists(path) or not os.path.exists(path + ".stacks"):
+        log("building a store with one stack of %d deployments" % n)
+        subprocess.run([tool, "build", path, "1", str(n)], check=True, stdout=subprocess.DEVNULL)
+    with open(path + ".stacks") as f:
+        return path, f.read().split()[0]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--owd", required=True)
@@ -177,19 +197,11 @@ def main():
     began = time.time()
     os.makedirs(a.dir, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="bench-serve-", dir=a.dir)
-    creds = os.path.join(tmp, "credentials.json")
-    fd = os.open(creds, os.O_WRONLY | os.O_CREAT, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump({"Credentials": [KEY]}, f)
+    creds = write_credentials(tmp)
 
     stores = {}
     for n in (10, 10000):
-        path = os.path.join(a.dir, "serve-%d.owd" % n)
-        if not os.path.exists(path) or not os.path.exists(path + ".stacks"):
-            log("building a store with one stack of %d deployments" % n)
-            subprocess.run([a.tool, "build", path, "1", str(n)], check=True, stdout=subprocess.DEVNULL)
-        with open(path + ".stacks") as f:
-            stores[n] = (path, f.read().split()[0])
+        stores[n] = store_with(a.tool, a.dir, n)
 
     results = {"owd": {}, "stub": {}, "moto": {}, "load": "%.2f" % os.getloadavg()[0]}
     path, stack = stores[10]

@@ -16,7 +16,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from serve_bench import KEY, cpu_seconds, first_line, fmt_t, lua, med, sign, stop, wrk  # noqa: E402
+from serve_bench import cpu_seconds, first_line, fmt_t, lua, med, sign, stop, store_with, write_credentials, wrk  # noqa: E402
 import re  # noqa: E402
 
 
@@ -42,21 +42,13 @@ def main():
     began = time.time()
     os.makedirs(a.dir, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="bench-tls-", dir=a.dir)
-    creds = os.path.join(tmp, "credentials.json")
-    fd = os.open(creds, os.O_WRONLY | os.O_CREAT, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump({"Credentials": [KEY]}, f)
+    creds = write_credentials(tmp)
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                     "-keyout", "key.pem", "-out", "cert.pem", "-days", "2", "-subj", "/CN=localhost",
                     "-addext", "subjectAltName=IP:127.0.0.1"], cwd=tmp, check=True, capture_output=True)
     os.chmod(os.path.join(tmp, "key.pem"), 0o600)
 
-    path = os.path.join(a.dir, "serve-10.owd")
-    if not os.path.exists(path) or not os.path.exists(path + ".stacks"):
-        log("building a store with one stack of 10 deployments")
-        subprocess.run([a.tool, "build", path, "1", "10"], check=True, stdout=subprocess.DEVNULL)
-    with open(path + ".stacks") as f:
-        stack = f.read().split()[0]
+    path, stack = store_with(a.tool, a.dir, 10)
     body = json.dumps({"StackId": stack})
 
     base = [a.owd, "serve", "--store", path, "--port", "0", "--credentials", creds, "--quiet"]

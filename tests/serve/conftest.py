@@ -38,6 +38,24 @@ def write_credentials(path, credentials=CREDENTIALS, mode=0o600):
     return path
 
 
+def first_line(process, timeout, name, read_log):
+    """The first line `process` writes on stdout, within `timeout` seconds; else an
+    AssertionError with `name` and the process's log (`read_log()`)."""
+    sel = selectors.DefaultSelector()
+    sel.register(process.stdout, selectors.EVENT_READ)
+    data = b""
+    deadline = time.monotonic() + timeout
+    while b"\n" not in data:
+        left = deadline - time.monotonic()
+        if left <= 0 or not sel.select(left):
+            raise AssertionError(f"{name}: no first line within {timeout} s; log: {read_log()}")
+        chunk = os.read(process.stdout.fileno(), 4096)
+        if not chunk:
+            raise AssertionError(f"{name} exited ({process.wait()}); log: {read_log()}")
+        data += chunk
+    return data.split(b"\n")[0].decode()
+
+
 class Server:
     """One `owd serve` process. stop() sends a signal and returns the exit status."""
 
@@ -61,19 +79,7 @@ class Server:
         self.url = f"{self.scheme}://{self.host}:{self.port}"
 
     def _first_line(self, timeout):
-        sel = selectors.DefaultSelector()
-        sel.register(self.process.stdout, selectors.EVENT_READ)
-        data = b""
-        deadline = time.monotonic() + timeout
-        while b"\n" not in data:
-            left = deadline - time.monotonic()
-            if left <= 0 or not sel.select(left):
-                raise AssertionError(f"no listening line within {timeout} s; log: {self.read_log()}")
-            chunk = os.read(self.process.stdout.fileno(), 4096)
-            if not chunk:
-                raise AssertionError(f"owd serve exited ({self.process.wait()}); log: {self.read_log()}")
-            data += chunk
-        return data.split(b"\n")[0].decode()
+        return first_line(self.process, timeout, "owd serve", self.read_log)
 
     def read_log(self):
         with open(self.log_path, "rb") as f:

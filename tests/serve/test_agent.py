@@ -3,7 +3,6 @@ loopback, real agent processes with their own hooks folders and state folders, d
 created through the aws CLI and boto3. Every wait is a poll against a deadline."""
 import json
 import os
-import selectors
 import signal
 import stat
 import subprocess
@@ -15,7 +14,7 @@ import uuid
 
 import pytest
 
-from conftest import OWD, OWNER, REGION, Server, boto3_client, model_dir, stack
+from conftest import OWD, OWNER, REGION, Server, boto3_client, first_line, model_dir, stack
 
 AWS = os.path.join(os.path.dirname(sys.executable), "aws")
 PASSWORD = "agent-app-PASSWORD-51c0de"
@@ -119,19 +118,7 @@ class Agent:
         return self.instance
 
     def first_line(self, timeout):
-        sel = selectors.DefaultSelector()
-        sel.register(self.process.stdout, selectors.EVENT_READ)
-        data = b""
-        deadline = time.monotonic() + timeout
-        while b"\n" not in data:
-            left = deadline - time.monotonic()
-            if left <= 0 or not sel.select(left):
-                raise AssertionError(f"no first line within {timeout} s; log: {self.read_log()}")
-            chunk = os.read(self.process.stdout.fileno(), 4096)
-            if not chunk:
-                raise AssertionError(f"owd agent exited ({self.process.wait()}); log: {self.read_log()}")
-            data += chunk
-        return data.split(b"\n")[0].decode()
+        return first_line(self.process, timeout, "owd agent", self.read_log)
 
     def read_log(self):
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
